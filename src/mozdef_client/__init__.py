@@ -1,0 +1,87 @@
+"""mozdef_client: get security events from Python programs into MozDef.
+
+Modern API::
+
+    from mozdef_client import Client, Event, Severity
+    client = Client("https://mozdef.example.com/events")
+    client.send(Event(summary="login failed", severity=Severity.WARNING))
+
+The mozdef_client 1.1 classes (``MozDefEvent`` and friends) keep working.
+"""
+
+from ._version import __version__
+from .client import Client, prepare
+from .encoding import encode_document
+from .errors import (
+    ConfigurationError,
+    DeliveryError,
+    EncodingError,
+    EventTooLargeError,
+    MozDefError,
+    PermanentError,
+    RetryableError,
+    ValidationError,
+)
+from .event import DocumentEvent, Event, Kind, VulnerabilityEvent
+from .legacy import (
+    MozDefAssetHint,
+    MozDefCompliance,
+    MozDefEvent,
+    MozDefMessage,
+    MozDefMsg,
+    MozDefRRA,
+    MozDefVulnerability,
+)
+from .severity import Facility, Severity
+from .transports import (
+    EncodedEvent,
+    FileTransport,
+    HTTPOptions,
+    HTTPTransport,
+    PartialDeliveryError,
+    SQSOptions,
+    SQSTransport,
+    SyslogOptions,
+    SyslogTransport,
+    Transport,
+)
+from .validation import validate_document
+
+__all__ = [
+    "Client",
+    "ConfigurationError",
+    "DeliveryError",
+    "DocumentEvent",
+    "EncodedEvent",
+    "EncodingError",
+    "Event",
+    "EventTooLargeError",
+    "Facility",
+    "FileTransport",
+    "HTTPOptions",
+    "HTTPTransport",
+    "Kind",
+    "MozDefAssetHint",
+    "MozDefCompliance",
+    "MozDefError",
+    "MozDefEvent",
+    "MozDefMessage",
+    "MozDefMsg",
+    "MozDefRRA",
+    "MozDefVulnerability",
+    "PartialDeliveryError",
+    "PermanentError",
+    "RetryableError",
+    "SQSOptions",
+    "SQSTransport",
+    "Severity",
+    "SyslogOptions",
+    "SyslogTransport",
+    "Transport",
+    "ValidationError",
+    "VulnerabilityEvent",
+    "__version__",
+    "encode_document",
+    "prepare",
+    "validate_document",
+]

@@ -1,0 +1,150 @@
+"""JSON encoding of MozDef documents: the one place events become bytes.
+
+Output is compact UTF-8 JSON. Values JSON has no type for are converted the
+way MozDef's users expect (``datetime``/``date`` to ISO 8601; IP addresses,
+UUIDs, ``Decimal`` and paths to strings; sets and tuples to lists). Anything
+that would make invalid or lossy JSON (NaN, infinities, non-string keys,
+bytes or strings that are not valid UTF-8, unknown types) raises
+:class:`EncodingError` naming the field path, so invalid JSON never reaches
+the wire.
+
+Encoding also snapshots the caller's data: later changes to their dicts do
+not change what is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import ipaddress
+import json
+import math
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import PurePath
+from typing import Any
+
+from .errors import EncodingError
+
+__all__ = ["MAX_DEPTH", "encode_document"]
+
+MAX_DEPTH = 64
+
+_SCALARS = (str, int, type(None))  # bool is an int
+_AS_STRING = (
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+    uuid.UUID,
+    PurePath,
+)
+
+
+def _load_dumps() -> Callable[[Any], bytes]:
+    try:
+        import orjson
+    except ImportError:
+        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+        def dumps(value: Any) -> bytes:
+            return encoder.encode(value).encode("utf-8")
+
+        return dumps
+    return orjson.dumps
+
+
+_dumps = _load_dumps()
+
+
+def encode_document(document: Mapping[str, Any]) -> bytes:
+    """Encode one MozDef document as compact UTF-8 JSON.
+
+    Raises:
+        EncodingError: a value cannot be encoded; the message names its path.
+    """
+    clean = _normalise(document, "", 0)
+    try:
+        return _dumps(clean)
+    except (UnicodeEncodeError, TypeError, ValueError) as exc:
+        # The walk already rejected every other problem; what is left is a
+        # string with lone surrogates. Find it so the error can name it.
+        path = _find_unencodable_string(clean, "")
+        if not path:
+            raise EncodingError(f"event cannot be encoded as JSON: {exc}") from exc
+        raise EncodingError(
+            f"{path or 'event'} is not valid UTF-8 (it holds a lone surrogate)", path
+        ) from exc
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _normalise(value: Any, path: str, depth: int) -> Any:
+    # Plain JSON types first: they are nearly everything.
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise EncodingError(f"{path or 'value'} is {value!r}, which JSON cannot carry", path)
+        return value
+    if depth >= MAX_DEPTH:
+        raise EncodingError(
+            f"{path} is nested more than {MAX_DEPTH} levels deep (or refers to itself)", path
+        )
+    if isinstance(value, Mapping):
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EncodingError(
+                    f"{path or 'event'} has a key {key!r} of type {type(key).__name__}; "
+                    "JSON keys must be strings",
+                    path,
+                )
+            result[key] = _normalise(item, _join(path, key), depth + 1)
+        return result
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_normalise(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, _AS_STRING):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise EncodingError(f"{path} is {value!r}, which JSON cannot carry", path)
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise EncodingError(f"{path} is bytes that are not valid UTF-8", path) from None
+    raise EncodingError(
+        f"{path or 'value'} has type {type(value).__name__}, which cannot be encoded as JSON",
+        path,
+    )
+
+
+def _find_unencodable_string(value: Any, path: str) -> str:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "event"
+        return ""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            key_path = _join(path, key)
+            if _find_unencodable_string(key, key_path):
+                return key_path
+            found = _find_unencodable_string(item, key_path)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_unencodable_string(item, f"{path}[{index}]")
+            if found:
+                return found
+    return ""

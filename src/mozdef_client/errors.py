@@ -1,0 +1,92 @@
+"""The exceptions mozdef_client raises.
+
+Everything the library raises on purpose is a :class:`MozDefError`, so a
+caller can catch one class. Whether a delivery failure is worth retrying is
+decided by the class, never by parsing a message::
+
+    MozDefError
+    ├── ValidationError (also ValueError)     the event breaks MozDef's format
+    │   └── EncodingError                     a value cannot become JSON
+    ├── ConfigurationError (also ValueError)  a bad option, URL or severity
+    └── DeliveryError                         the destination did not take it
+        ├── RetryableError                    try again later (timeouts, 5xx, 429)
+        └── PermanentError                    retrying cannot help (4xx)
+            └── EventTooLargeError            over the transport's size limit
+
+Messages never contain credentials or header values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DeliveryError",
+    "EncodingError",
+    "EventTooLargeError",
+    "MozDefError",
+    "PermanentError",
+    "RetryableError",
+    "ValidationError",
+]
+
+
+class MozDefError(Exception):
+    """Base class of every error mozdef_client raises on purpose."""
+
+
+class ValidationError(MozDefError, ValueError):
+    """The event does not follow MozDef's format.
+
+    ``path`` is the dotted field path at fault, e.g. ``details.check.test.value``.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class EncodingError(ValidationError):
+    """A value in the event cannot be encoded as JSON (NaN, bad UTF-8, ...)."""
+
+
+class ConfigurationError(MozDefError, ValueError):
+    """An option, destination URL, severity or facility is not valid."""
+
+
+class DeliveryError(MozDefError):
+    """A destination did not acknowledge the events.
+
+    ``destination`` names where it went (never with credentials); ``status`` is
+    the HTTP status code when there was one.
+    """
+
+    def __init__(self, message: str, *, destination: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.destination = destination
+        self.status = status
+
+
+class RetryableError(DeliveryError):
+    """A failure that may pass: refused connection, timeout, 408, 429, 5xx.
+
+    ``retry_after`` is the delay in seconds the server asked for, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        destination: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, destination=destination, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentError(DeliveryError):
+    """A failure that retrying the same events cannot fix (most 4xx answers)."""
+
+
+class EventTooLargeError(PermanentError):
+    """An event, or a batch, is over what the destination accepts (or HTTP 413)."""

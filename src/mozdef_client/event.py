@@ -1,0 +1,227 @@
+"""The event model: what a caller builds, and the MozDef document it becomes.
+
+:class:`Event` covers generic, compliance, asset-hint and RRA events (they
+share MozDef's generic document). :class:`VulnerabilityEvent` wraps a
+vulnerability document, which the caller supplies whole.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+import socket
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import ValidationError
+from .severity import Severity
+
+__all__ = [
+    "DocumentEvent",
+    "Event",
+    "Kind",
+    "VulnerabilityEvent",
+    "default_hostname",
+    "default_processname",
+]
+
+
+class Kind(str, enum.Enum):
+    """The kinds of MozDef event, each with its own validation rules."""
+
+    GENERIC = "generic"
+    COMPLIANCE = "compliance"
+    VULNERABILITY = "vulnerability"
+    ASSET_HINT = "asset-hint"
+    RRA = "rra"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def default_category(self) -> str:
+        return _DEFAULT_CATEGORY[self]
+
+    @classmethod
+    def from_category(cls, category: str | None) -> Kind:
+        """Guess the kind from a document's category (generic when unknown)."""
+        return _KIND_BY_CATEGORY.get(category or "", cls.GENERIC)
+
+
+_DEFAULT_CATEGORY = {
+    Kind.GENERIC: "event",
+    Kind.COMPLIANCE: "complianceitems",
+    Kind.VULNERABILITY: "vulnerability",
+    Kind.ASSET_HINT: "asset_hint",
+    Kind.RRA: "rra_data",
+}
+_KIND_BY_CATEGORY = {
+    "complianceitems": Kind.COMPLIANCE,
+    "asset_hint": Kind.ASSET_HINT,
+    "rra_data": Kind.RRA,
+    "vulnerability": Kind.VULNERABILITY,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def default_hostname() -> str:
+    """The sending host's FQDN, falling back to the plain hostname.
+
+    Some systems resolve their FQDN to ``localhost.localdomain``; MozDef
+    would then see every such host as the same one.
+    """
+    name = socket.getfqdn()
+    if name in ("localhost", "localhost.localdomain", ""):
+        name = socket.gethostname()
+    return name
+
+
+def default_processname() -> str:
+    """The program's name: the last part of ``sys.argv[0]``."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "python"
+    return os.path.basename(argv0) or argv0
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Event:
+    """A MozDef event of any kind but vulnerability.
+
+    Fields left as ``None`` get defaults when the document is built: the
+    category from ``kind``, this host's FQDN, the program name and its PID.
+    ``severity`` accepts a :class:`Severity` or its name (``"warn"`` works).
+
+    Raises:
+        ConfigurationError: unknown severity.
+        ValidationError: a field has the wrong type.
+    """
+
+    summary: str | None = None
+    category: str | None = None
+    severity: Severity = Severity.INFO
+    source: str | None = None
+    tags: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+    kind: Kind = Kind.GENERIC
+    timestamp: datetime = field(default_factory=_now)
+    hostname: str | None = None
+    processname: str | None = None
+    processid: int | None = None
+
+    def __post_init__(self) -> None:
+        # Normalise what callers commonly pass loosely; the dataclass is frozen.
+        if not isinstance(self.severity, Severity):
+            object.__setattr__(self, "severity", Severity.parse(self.severity))
+        if not isinstance(self.kind, Kind):
+            object.__setattr__(self, "kind", _parse_kind(self.kind))
+        object.__setattr__(self, "tags", _tags_tuple(self.tags))
+        _check_optional_str(self.summary, "summary")
+        _check_optional_str(self.category, "category")
+        _check_optional_str(self.source, "source")
+        _check_optional_str(self.hostname, "hostname")
+        _check_optional_str(self.processname, "processname")
+        if not isinstance(self.details, Mapping):
+            raise ValidationError(
+                f"details must be a mapping, not {type(self.details).__name__}", "details"
+            )
+        if not isinstance(self.timestamp, datetime):
+            raise ValidationError(
+                f"timestamp must be a datetime, not {type(self.timestamp).__name__}", "timestamp"
+            )
+        if self.processid is not None and (
+            isinstance(self.processid, bool) or not isinstance(self.processid, int)
+        ):
+            raise ValidationError("processid must be an integer", "processid")
+
+    def to_document(self) -> dict[str, Any]:
+        """The MozDef document (not yet encoded; values are the caller's)."""
+        timestamp = self.timestamp
+        if timestamp.tzinfo is None:
+            # A naive time is taken to be UTC, as MozDef does.
+            timestamp = timestamp.replace(tzinfo=timezone.utc)
+        document: dict[str, Any] = {
+            "timestamp": timestamp.astimezone(timezone.utc).isoformat(),
+            "hostname": self.hostname or default_hostname(),
+            "processname": self.processname or default_processname(),
+            "processid": self.processid if self.processid is not None else os.getpid(),
+            "severity": self.severity.value,
+            "category": self.category or self.kind.default_category,
+            "summary": self.summary,
+            "tags": list(self.tags),
+            "details": self.details,
+        }
+        if self.source is not None:
+            document["source"] = self.source
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentEvent:
+    """A finished MozDef document, sent as it is once it passes ``kind``'s rules.
+
+    For documents that arrive whole: read from JSON, or built by other code.
+    """
+
+    document: Mapping[str, Any]
+    kind: Kind = Kind.GENERIC
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.document, Mapping):
+            raise ValidationError(
+                f"an event document is a mapping, not {type(self.document).__name__}"
+            )
+        if not isinstance(self.kind, Kind):
+            object.__setattr__(self, "kind", _parse_kind(self.kind))
+
+    @property
+    def severity(self) -> Severity:
+        """The document's severity (INFO when it has none)."""
+        value = self.document.get("severity")
+        try:
+            return Severity.parse(value) if value is not None else Severity.INFO
+        except ValueError:
+            return Severity.INFO  # validation reports it with its field name
+
+    def to_document(self) -> dict[str, Any]:
+        return dict(self.document)
+
+
+class VulnerabilityEvent(DocumentEvent):
+    """A vulnerability event: MozDef takes the caller's document whole."""
+
+    __slots__ = ()
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        super().__init__(document, Kind.VULNERABILITY)
+
+
+def _parse_kind(value: object) -> Kind:
+    try:
+        return Kind(value)
+    except ValueError:
+        known = ", ".join(k.value for k in Kind)
+        raise ValidationError(f"unknown event kind {value!r}; expected one of {known}") from None
+
+
+def _tags_tuple(tags: object) -> tuple[str, ...]:
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, Iterable):
+        raise ValidationError(f"tags must be a list of strings, not {type(tags).__name__}", "tags")
+    result = tuple(tags)
+    for index, tag in enumerate(result):
+        if not isinstance(tag, str):
+            raise ValidationError(
+                f"tags[{index}] must be a string, not {type(tag).__name__}", f"tags[{index}]"
+            )
+    return result
+
+
+def _check_optional_str(value: object, name: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, not {type(value).__name__}", name)

@@ -1,0 +1,488 @@
+"""The mozdef_client 1.1 API, as a face over :class:`Event` and :class:`Client`.
+
+Programs written for 1.1 keep working unchanged. What 1.1 got wrong is fixed
+here (see "Migrating from 1.1" in the README): ``send()`` raises on every
+failure, certificates are verified, plain ``.category``/``.source``/
+``.severity`` attributes are honoured, and the caller's dicts are never
+mutated. No logic lives only here: documents are built by :class:`Event`,
+checked by :mod:`validation`, encoded by :mod:`encoding` and delivered by a
+:class:`Client`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .client import Client, prepare
+from .errors import ConfigurationError, MozDefError, ValidationError
+from .event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
+from .severity import Facility, Severity
+from .transports.base import Transport
+from .transports.http import HTTPOptions, HTTPTransport, redact_url
+from .transports.sqs import SQSOptions, SQSTransport
+from .transports.syslog import SyslogOptions, SyslogTransport
+from .validation import validate_document
+
+__all__ = [
+    "MozDefAssetHint",
+    "MozDefCompliance",
+    "MozDefError",
+    "MozDefEvent",
+    "MozDefMessage",
+    "MozDefMsg",
+    "MozDefRRA",
+    "MozDefVulnerability",
+]
+
+logger = logging.getLogger("mozdef_client.legacy")
+
+# 1.1's numeric severities and the names they stand for.
+_LEGACY_SEVERITIES = {
+    0: Severity.INFO,
+    1: Severity.WARNING,
+    2: Severity.CRITICAL,
+    3: Severity.ERROR,
+    4: Severity.DEBUG,
+}
+
+
+def resolve_severity(value: object) -> Severity:
+    """A 1.1 severity constant, a name (any case, with aliases) or a Severity."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value in _LEGACY_SEVERITIES:
+            return _LEGACY_SEVERITIES[value]
+        raise ConfigurationError(
+            f"unknown severity {value!r}; use MozDefEvent.SEVERITY_* or a name such as 'INFO'"
+        )
+    if isinstance(value, (str, Severity)):
+        return Severity.parse(value)
+    raise ConfigurationError(f"severity must be a name or a SEVERITY_* constant, not {value!r}")
+
+
+class MozDefMessage:
+    """Base of the 1.1 message classes: destination flags and ``send()``."""
+
+    MSGTYPE_NONE = 0
+    MSGTYPE_EVENT = 1
+    MSGTYPE_COMPLIANCE = 2
+    MSGTYPE_VULNERABILITY = 3
+    MSGTYPE_ASSETHINT = 4
+    MSGTYPE_RRA = 5
+
+    #: The local syslog socket; a class attribute so tests and unusual hosts
+    #: can point every message elsewhere (``set_syslog_socket`` for one).
+    _syslog_socket_path = "/dev/log"
+
+    def __init__(self, url: str) -> None:
+        self._msgtype = self.MSGTYPE_NONE
+        self._url = url
+        self.log: dict[str, Any] = {}
+        self._sendlog: dict[str, Any] = {}
+        self.hostname = default_hostname()
+        self._send_to_syslog = False
+        self._syslog_only = False
+        self._send_to_sqs = False
+        self._sqs_queue_name: str | None = None
+        self._sqs_region: str | None = None
+        self._sqs_aws_account_id: str | None = None
+        self._sqs_endpoint_url: str | None = None
+        self._fire_and_forget = False
+        self._verify_certificate = True
+        self._verify_path: str | None = None
+        self._facility: Facility | str | int = Facility.USER
+        self._headers: dict[str, str] = {}
+        self._client_cache: tuple[tuple[Any, ...], Client] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact_url(self._url)!r})"
+
+    # -- 1.1 setters -----------------------------------------------------
+
+    def validate(self) -> bool:
+        """Whether the message may be constructed; subclasses refine it."""
+        return True
+
+    def validate_log(self) -> bool:
+        """Whether the constructed document is valid; subclasses refine it."""
+        return True
+
+    def set_verify(self, verify: bool) -> None:
+        """Check the server's TLS certificate (on by default, unlike 1.1)."""
+        self._verify_certificate = bool(verify)
+
+    def set_verify_path(self, path: str) -> None:
+        """Trust the CAs in the PEM file ``path`` instead of the system's."""
+        self._verify_path = path
+
+    def set_fire_and_forget(self, enabled: bool) -> None:
+        """Never raise on delivery failures (validation errors still raise)."""
+        self._fire_and_forget = bool(enabled)
+
+    def set_send_to_syslog(self, enabled: bool, only_syslog: bool = False) -> None:
+        self._send_to_syslog = bool(enabled)
+        self._syslog_only = bool(only_syslog)
+
+    def set_syslog_socket(self, path: str) -> None:
+        """Write syslog messages to the unix socket ``path`` (default ``/dev/log``)."""
+        self._syslog_socket_path = path
+
+    def set_syslog_facility(self, facility: Facility | str | int) -> None:
+        """Syslog facility: a name (``"local0"``) or a ``syslog.LOG_*`` value."""
+        self._facility = Facility.parse(facility)
+
+    def set_send_to_sqs(self, enabled: bool) -> None:
+        self._send_to_sqs = bool(enabled)
+
+    def set_sqs_queue_name(self, name: str) -> None:
+        self._sqs_queue_name = name
+
+    def set_sqs_region(self, region: str) -> None:
+        self._sqs_region = region
+
+    def set_sqs_aws_account_id(self, account_id: str) -> None:
+        self._sqs_aws_account_id = str(account_id)
+
+    def set_sqs_endpoint_url(self, url: str) -> None:
+        """Use another SQS endpoint (a local test server, a VPC endpoint)."""
+        self._sqs_endpoint_url = url
+
+    def set_http_headers(self, headers: Mapping[str, str]) -> None:
+        """Extra HTTP headers, e.g. ``Authorization``; never logged or shown."""
+        self._headers = dict(headers)
+
+    # -- building and sending ----------------------------------------------
+
+    def construct(self) -> None:
+        raise MozDefError(f"{type(self).__name__} must override construct()")
+
+    def _core_event(self) -> Event | DocumentEvent:
+        raise MozDefError(f"{type(self).__name__} cannot be sent")
+
+    def send(self) -> None:
+        """Validate, build and deliver the message now.
+
+        Raises:
+            ValidationError: the message is invalid; nothing was sent.
+            DeliveryError: a destination failed (unless fire-and-forget is on).
+        """
+        if not self.validate():
+            raise ValidationError(f"{type(self).__name__} failed validation")
+        self.construct()
+        if not self.validate_log():
+            raise ValidationError(f"{type(self).__name__} failed post-construct validation")
+        encoded = prepare(self._core_event())
+        client = self._client()
+        if not self._fire_and_forget:
+            client.send_encoded(encoded)
+            return
+        try:
+            client.send_encoded(encoded)
+        except MozDefError as exc:
+            logger.warning("fire-and-forget MozDef event not delivered: %s", exc)
+
+    def _destinations(self) -> list[Transport]:
+        transports: list[Transport] = []
+        if self._send_to_syslog:
+            transports.append(SyslogTransport(SyslogOptions(
+                socket_path=self._syslog_socket_path,
+                facility=Facility.parse(self._facility),
+            )))  # fmt: skip
+            if self._syslog_only:
+                return transports
+        if self._send_to_sqs:
+            if not self._sqs_queue_name:
+                raise ConfigurationError("SQS delivery needs set_sqs_queue_name()")
+            transports.append(SQSTransport(SQSOptions(
+                queue_name=self._sqs_queue_name,
+                region=self._sqs_region,
+                account_id=self._sqs_aws_account_id,
+                endpoint_url=self._sqs_endpoint_url,
+            )))  # fmt: skip
+            return transports
+        transports.append(HTTPTransport(self._url, self._http_options()))
+        return transports
+
+    def _http_options(self) -> HTTPOptions:
+        return HTTPOptions(
+            verify=self._verify_certificate,
+            ca_bundle=self._verify_path if self._verify_certificate else None,
+            headers=self._headers,
+        )
+
+    def _client(self) -> Client:
+        # Reuse the Client while the configuration is unchanged: transports
+        # keep their connections (and SQS its queue URL) between sends.
+        key = (
+            self._url, self._send_to_syslog, self._syslog_only, self._syslog_socket_path,
+            str(self._facility), self._send_to_sqs, self._sqs_queue_name, self._sqs_region,
+            self._sqs_aws_account_id, self._sqs_endpoint_url, self._verify_certificate,
+            self._verify_path, tuple(sorted(self._headers.items())),
+        )  # fmt: skip
+        if self._client_cache is None or self._client_cache[0] != key:
+            self._client_cache = (key, Client(self._destinations()))
+        return self._client_cache[1]
+
+
+class MozDefEvent(MozDefMessage):
+    """A generic event: set ``summary``, ``tags`` and ``details``, then ``send()``."""
+
+    SEVERITY_INFO = 0
+    SEVERITY_WARNING = 1
+    SEVERITY_CRITICAL = 2
+    SEVERITY_CRIT = 2
+    SEVERITY_ERROR = 3
+    SEVERITY_DEBUG = 4
+
+    _kind = Kind.GENERIC
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._msgtype = self.MSGTYPE_EVENT
+        self._category = self._kind.default_category
+        self._source: str | None = None
+        self._severity: int | str | Severity = self.SEVERITY_INFO
+        self._process_name = sys.argv[0] if sys.argv and sys.argv[0] else "python"
+        self._process_id: int | None = None
+        self._updatelog: dict[str, Any] | None = None
+        self.timestamp: datetime | str | None = None
+        self.summary: str | None = None
+        self.tags: list[str] = []
+        self.details: dict[str, Any] = {}
+
+    # Plain attributes 1.1 silently ignored; properties so that subclasses
+    # overriding them keep working, and the private names stay in step.
+    @property
+    def category(self) -> str:
+        return self._category
+
+    @category.setter
+    def category(self, value: str) -> None:
+        self._category = value
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    @source.setter
+    def source(self, value: str | None) -> None:
+        self._source = value
+
+    @property
+    def severity(self) -> int | str | Severity:
+        return self._severity
+
+    @severity.setter
+    def severity(self, value: int | str | Severity) -> None:
+        self._severity = value
+
+    def set_severity(self, severity: int | str | Severity) -> None:
+        """A ``SEVERITY_*`` constant or a severity name (``"NOTICE"``, ``"crit"``)."""
+        resolve_severity(severity)  # fail here, where the mistake is
+        self._severity = severity
+
+    def set_category(self, category: str) -> None:
+        self._category = category
+
+    def set_source(self, source: str | None) -> None:
+        self._source = source
+
+    def validate(self) -> bool:
+        return self.summary is not None and self.summary != ""
+
+    def validate_log(self) -> bool:
+        try:
+            validate_document(self._sendlog, self._kind)
+        except ValidationError:
+            return False
+        return True
+
+    def send(
+        self,
+        timestamp: datetime | str | None = None,
+        summary: str | None = None,
+        tags: list[str] | None = None,
+        details: dict[str, Any] | None = None,
+        hostname: str | None = None,
+    ) -> None:
+        """Send the event; arguments given here replace the attributes first.
+
+        Raises:
+            ValidationError: the event is invalid (the message names the field).
+            DeliveryError: a destination failed (unless fire-and-forget is on).
+        """
+        if timestamp is not None:
+            self.timestamp = timestamp
+        if summary is not None:
+            self.summary = summary
+        if tags is not None:
+            self.tags = tags
+        if details is not None:
+            self.details = details
+        if hostname is not None:
+            self.hostname = hostname
+        if not self.validate():
+            # Say what is wrong where the core can tell, not just "failed".
+            prepare(self._event_from_attributes())
+        super().send()
+
+    def construct(self) -> None:
+        event = self._event_from_attributes()
+        document = copy.deepcopy(self._updatelog) if self._updatelog else {}
+        # A copy: the caller's details and tags are never aliased by _sendlog.
+        document.update(copy.deepcopy(event.to_document()))
+        if isinstance(self.timestamp, str):
+            document["timestamp"] = self.timestamp
+        self._sendlog = document
+
+    def _event_from_attributes(self) -> Event:
+        timestamp = self.timestamp if isinstance(self.timestamp, datetime) else None
+        extra = {"timestamp": timestamp} if timestamp is not None else {}
+        return Event(
+            summary=self.summary,
+            category=self.category,
+            severity=resolve_severity(self.severity),
+            source=self.source,
+            tags=tuple(self.tags or ()),
+            details=self.details if self.details is not None else {},
+            kind=self._kind,
+            hostname=self.hostname,
+            processname=self._process_name,
+            processid=self._process_id,
+            **extra,
+        )
+
+    def _core_event(self) -> Event | DocumentEvent:
+        # _sendlog may carry _updatelog's extra fields and a string timestamp,
+        # so send the constructed document itself.
+        return DocumentEvent(self._sendlog, self._kind)
+
+
+class MozDefCompliance(MozDefEvent):
+    """A compliance event: ``details`` must follow MozDef's compliance format."""
+
+    _kind = Kind.COMPLIANCE
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._msgtype = self.MSGTYPE_COMPLIANCE
+
+
+class MozDefAssetHint(MozDefEvent):
+    """An asset hint: a generic event in category ``asset_hint`` with details."""
+
+    _kind = Kind.ASSET_HINT
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._msgtype = self.MSGTYPE_ASSETHINT
+
+
+class MozDefRRA(MozDefEvent):
+    """An RRA event: category ``rra_data``, with details."""
+
+    _kind = Kind.RRA
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._msgtype = self.MSGTYPE_RRA
+
+
+class MozDefVulnerability(MozDefMessage):
+    """A vulnerability event: ``.log`` is the whole document."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._msgtype = self.MSGTYPE_VULNERABILITY
+
+    def construct(self) -> None:
+        if not isinstance(self.log, Mapping):
+            raise ValidationError(f"log must be a dict, not {type(self.log).__name__}", "log")
+        self._sendlog = copy.deepcopy(dict(self.log))
+
+    def validate_log(self) -> bool:
+        try:
+            validate_document(self._sendlog, Kind.VULNERABILITY)
+        except ValidationError:
+            return False
+        return True
+
+    def send(self) -> None:
+        self.construct()
+        # Name the missing field rather than only saying validation failed.
+        validate_document(self._sendlog, Kind.VULNERABILITY)
+        super().send()
+
+    def _core_event(self) -> Event | DocumentEvent:
+        return VulnerabilityEvent(self._sendlog)
+
+
+class MozDefMsg:
+    """The oldest API (mozdef_lib): ``MozDefMsg(url, summary=..., ...).send()``.
+
+    As in mozdef_lib, fire-and-forget is on by default: delivery failures are
+    logged, not raised. Set ``fire_and_forget_mode = False`` to have them raise.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        summary: str | None = None,
+        category: str = "event",
+        severity: str = "INFO",
+        tags: list[str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.mozdef_hostname = url
+        self.summary = summary
+        self.category = category
+        self.severity = severity
+        self.tags: list[str] = list(tags) if tags is not None else []
+        self.details: dict[str, Any] = dict(details) if details is not None else {}
+        self.source: str | None = None
+        self.debug = False
+        self.verify_certificate = True
+        self.verify_path: str | None = None
+        self.fire_and_forget_mode = True
+        self.sendToSyslog = False
+        self.syslogOnly = False
+        self.log: dict[str, Any] = {}
+
+    @property
+    def url(self) -> str:
+        return self.mozdef_hostname
+
+    def __repr__(self) -> str:
+        return f"MozDefMsg({redact_url(self.mozdef_hostname)!r})"
+
+    def send(
+        self,
+        summary: str | None = None,
+        category: str | None = None,
+        severity: str | None = None,
+        tags: list[str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Send one event; arguments override the object's values for this call only."""
+        message = MozDefEvent(self.mozdef_hostname)
+        message.summary = summary if summary is not None else self.summary
+        message.category = category if category is not None else self.category
+        message.severity = severity if severity is not None else self.severity
+        message.source = self.source
+        message.tags = tags if tags is not None else self.tags
+        message.details = details if details is not None else self.details
+        message._updatelog = dict(self.log) if self.log else None
+        message.set_verify(self.verify_certificate)
+        if self.verify_path:
+            message.set_verify_path(self.verify_path)
+        message.set_send_to_syslog(self.sendToSyslog, only_syslog=self.syslogOnly)
+        message.set_fire_and_forget(self.fire_and_forget_mode)
+        if not isinstance(message.details, dict):
+            raise ValidationError("details must be a dict", "details")
+        if not isinstance(message.tags, list):
+            raise ValidationError("tags must be a list", "tags")
+        message.send()

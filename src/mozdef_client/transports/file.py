@@ -1,0 +1,66 @@
+"""File transport: appends newline-delimited JSON to a file, or writes to stdout.
+
+An event counts as delivered once it is written and flushed. Useful for
+debugging, for shipping through another log forwarder, and in tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Sequence
+
+from ..errors import PermanentError, RetryableError
+from .base import EncodedEvent
+
+__all__ = ["FileTransport"]
+
+
+class FileTransport:
+    """Appends one JSON event per line to ``path`` (``"-"`` means stdout)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self.name = "stdout" if path == "-" else f"file://{os.path.abspath(path)}"
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FileTransport({self._path!r})"
+
+    def send(self, batch: Sequence[EncodedEvent]) -> None:
+        data = b"".join(event.payload + b"\n" for event in batch)
+        with self._lock:
+            if self._path == "-":
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+                return
+            try:
+                # One write of the whole batch in append mode: concurrent
+                # writers never interleave inside a line.
+                fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    _write_whole(fd, data)
+                finally:
+                    os.close(fd)
+            except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+                raise PermanentError(f"cannot write {self.name}: {exc.strerror}",
+                                     destination=self.name) from exc  # fmt: skip
+            except OSError as exc:
+                raise RetryableError(f"cannot write {self.name}: {exc.strerror}",
+                                     destination=self.name) from exc  # fmt: skip
+
+    def close(self) -> None:
+        pass
+
+
+def _write_whole(fd: int, data: bytes) -> None:
+    """Write all of ``data`` or nothing: a full disk must not leave half a line."""
+    start = os.fstat(fd).st_size
+    try:
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+    except OSError:
+        os.ftruncate(fd, start)
+        raise

@@ -1,0 +1,253 @@
+"""HTTP(S) transport: ``POST /events`` (one event a request) or ``POST /_bulk``.
+
+Connections come from one urllib3 pool manager per TLS configuration, shared
+by every transport in the process, so keep-alive works across objects (1.1
+opened a new session, and a new connection, per message).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import urllib3
+from urllib3.exceptions import (
+    HTTPError,
+    InvalidHeader,
+    LocationParseError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+    TimeoutError,
+)
+from urllib3.util import Retry, Timeout, parse_url
+
+from .._version import __version__
+from ..errors import (
+    ConfigurationError,
+    DeliveryError,
+    EventTooLargeError,
+    PermanentError,
+    RetryableError,
+)
+from .base import EncodedEvent
+
+__all__ = ["RETRYABLE_STATUSES", "HTTPOptions", "HTTPTransport"]
+
+#: Statuses that mean "not now": MozDef or its gateway is busy or restarting.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, kw_only=True)
+class HTTPOptions:
+    """How to talk HTTP(S) to MozDef.
+
+    Args:
+        verify: check the server's TLS certificate (on by default).
+        ca_bundle: a PEM file of CAs to trust instead of the system's.
+        client_cert, client_key: PEM files for mutual TLS.
+        headers: extra request headers, e.g. ``Authorization``; never shown
+            in ``repr``, logs or errors.
+        connect_timeout, read_timeout: seconds.
+        bulk: post NDJSON batches (MozDef's ``/_bulk``); by default, true
+            when the URL path ends in ``/_bulk``.
+    """
+
+    verify: bool = True
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    bulk: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Mapping):
+            raise ConfigurationError("headers must be a mapping of names to values")
+        for name, value in self.headers.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise ConfigurationError("header names and values must be strings")
+            if any(c in name + value for c in "\r\n\0") or not name.strip():
+                # Name only the header: its value may be a secret.
+                raise ConfigurationError(f"header {name!r} holds a line break or is empty")
+        object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
+        for label in ("connect_timeout", "read_timeout"):
+            value = getattr(self, label)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigurationError(f"{label} must be a positive number of seconds")
+        for label in ("ca_bundle", "client_cert", "client_key"):
+            path = getattr(self, label)
+            if path is not None and not os.path.isfile(path):
+                raise ConfigurationError(f"{label} {path!r} is not a readable file")
+        if self.client_key is not None and self.client_cert is None:
+            raise ConfigurationError("client_key needs client_cert")
+
+
+class _PoolRegistry:
+    """One urllib3 PoolManager per TLS configuration, shared process-wide."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[tuple[Any, ...], urllib3.PoolManager] = {}
+
+    def get(self, options: HTTPOptions) -> urllib3.PoolManager:
+        key = (options.verify, options.ca_bundle, options.client_cert, options.client_key)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = urllib3.PoolManager(
+                    num_pools=32,
+                    maxsize=8,
+                    cert_reqs="CERT_REQUIRED" if options.verify else "CERT_NONE",
+                    ca_certs=options.ca_bundle,
+                    cert_file=options.client_cert,
+                    key_file=options.client_key,
+                )
+                self._pools[key] = pool
+            return pool
+
+    def forget_after_fork(self) -> None:
+        # A child must not share the parent's sockets: start with new pools.
+        self._lock = threading.Lock()
+        self._pools = {}
+
+
+_POOLS = _PoolRegistry()
+os.register_at_fork(after_in_child=_POOLS.forget_after_fork)
+
+# Connection attempts are safe to repeat; a POST that may have arrived is not.
+_CONNECT_RETRIES = Retry(
+    total=None, connect=2, read=0, redirect=0, status=0, other=0,
+    raise_on_redirect=False, raise_on_status=False,
+)  # fmt: skip
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials or query: safe for messages and stats."""
+    try:
+        parsed = parse_url(url)
+    except LocationParseError:
+        return "<unparseable URL>"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path or '/'}"
+
+
+class HTTPTransport:
+    """Posts events to a MozDef HTTP intake URL."""
+
+    def __init__(self, url: str, options: HTTPOptions | None = None) -> None:
+        options = options or HTTPOptions()
+        try:
+            parsed = parse_url(url)
+        except LocationParseError as exc:
+            raise ConfigurationError("HTTP destination URL cannot be parsed") from exc
+        if parsed.scheme not in ("http", "https"):
+            raise ConfigurationError(
+                f"HTTP destination URL must start with http:// or https://, not {parsed.scheme!r}"
+            )
+        if not parsed.host:
+            raise ConfigurationError("HTTP destination URL has no host")
+        self.name = redact_url(url)
+        self.bulk = (
+            options.bulk
+            if options.bulk is not None
+            else ((parsed.path or "").rstrip("/").endswith("/_bulk"))
+        )
+        self._options = options
+        self._url = parsed._replace(auth=None).url
+        self._pool = _POOLS.get(options)
+        self._timeout = Timeout(connect=options.connect_timeout, read=options.read_timeout)
+        headers = {"User-Agent": f"mozdef-client/{__version__}"}
+        if parsed.auth:
+            token = base64.b64encode(parsed.auth.encode("utf-8")).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        headers.update(options.headers)
+        self._event_headers = {**headers, "Content-Type": "application/json"}
+        self._bulk_headers = {**headers, "Content-Type": "application/x-ndjson"}
+
+    def __repr__(self) -> str:
+        return f"HTTPTransport({self.name!r}, bulk={self.bulk})"
+
+    def send(self, batch: Sequence[EncodedEvent]) -> None:
+        if not batch:
+            return
+        if self.bulk:
+            body = b"\n".join(event.payload for event in batch) + b"\n"
+            self._post(body, self._bulk_headers)
+            return
+        for event in batch:
+            self._post(event.payload, self._event_headers)
+
+    def close(self) -> None:
+        # The pool is shared; idle connections are closed with the process.
+        pass
+
+    def _post(self, body: bytes, headers: Mapping[str, str]) -> None:
+        try:
+            response = self._pool.request(
+                "POST",
+                self._url,
+                body=body,
+                headers=dict(headers),
+                timeout=self._timeout,
+                retries=_CONNECT_RETRIES,
+                redirect=False,
+            )
+        except MaxRetryError as exc:
+            raise self._connection_error(exc.reason or exc) from exc
+        except HTTPError as exc:
+            raise self._connection_error(exc) from exc
+        if 200 <= response.status < 300:
+            return
+        raise self._status_error(response)
+
+    def _connection_error(self, exc: BaseException) -> DeliveryError:
+        if isinstance(exc, SSLError):
+            return RetryableError(f"TLS failure talking to {self.name}: {_reason(exc)}",
+                                  destination=self.name)  # fmt: skip
+        if isinstance(exc, NewConnectionError):
+            what = "could not connect to"
+        elif isinstance(exc, TimeoutError):
+            what = "timed out talking to"
+        elif isinstance(exc, ProtocolError):
+            what = "connection broken talking to"
+        else:
+            what = "failed to talk to"
+        return RetryableError(f"{what} {self.name}: {_reason(exc)}", destination=self.name)
+
+    def _status_error(self, response: urllib3.BaseHTTPResponse) -> DeliveryError:
+        status = response.status
+        text = response.data[:200].decode("utf-8", "replace").strip()
+        message = f"POST {self.name} answered HTTP {status}" + (f": {text}" if text else "")
+        if status in RETRYABLE_STATUSES:
+            return RetryableError(
+                message,
+                destination=self.name,
+                status=status,
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
+        if status == 413:
+            return EventTooLargeError(message, destination=self.name, status=status)
+        return PermanentError(message, destination=self.name, status=status)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, Retry(0).parse_retry_after(value))
+    except InvalidHeader:
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    # urllib3 wraps the useful part: NewConnectionError("...: [Errno 111] ...").
+    text = str(exc.args[-1] if isinstance(exc, (ProtocolError,)) and exc.args else exc)
+    return text.split(": ", 1)[-1] if "Failed to establish" in text else text

@@ -1,0 +1,188 @@
+"""AWS SQS transport (needs the ``sqs`` extra: boto3).
+
+One JSON event per message body, as MozDef's SQS input expects. Sizes are
+checked in UTF-8 bytes before anything is sent; a batch uses
+``SendMessageBatch`` (10 entries, 256 KiB at most) and reports per-entry
+failures, so only those need sending again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    ConfigurationError,
+    DeliveryError,
+    EventTooLargeError,
+    PermanentError,
+    RetryableError,
+)
+from .base import EncodedEvent, PartialDeliveryError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+__all__ = ["SQS_MAX_BATCH_BYTES", "SQS_MAX_BATCH_ENTRIES", "SQS_MAX_BODY_BYTES", "SQSOptions",
+           "SQSTransport"]  # fmt: skip
+
+SQS_MAX_BODY_BYTES = 256 * 1024
+SQS_MAX_BATCH_ENTRIES = 10
+SQS_MAX_BATCH_BYTES = 256 * 1024
+
+# AWS error codes that sending again later can fix; the rest are permanent.
+_RETRYABLE_CODES = frozenset({
+    "ServiceUnavailable", "InternalError", "InternalFailure", "RequestThrottled",
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestTimeout",
+    "KmsThrottled", "KMSThrottlingException", "SlowDown", "RequestLimitExceeded",
+})  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class SQSOptions:
+    """Which queue, and how to reach it.
+
+    Args:
+        queue_name: the queue's name.
+        region: the AWS region (default: boto3's configuration).
+        account_id: the queue owner's account, when it is not the caller's.
+        endpoint_url: another SQS endpoint (e.g. a local test server).
+    """
+
+    queue_name: str
+    region: str | None = None
+    account_id: str | None = None
+    endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.queue_name, str) or not self.queue_name:
+            raise ConfigurationError("SQS queue_name must be a non-empty string")
+        if self.account_id is not None and not (
+            isinstance(self.account_id, str) and self.account_id.isdigit()
+        ):
+            raise ConfigurationError("SQS account_id must be a string of digits")
+
+
+class SQSTransport:
+    """Sends events to an SQS queue."""
+
+    def __init__(self, options: SQSOptions) -> None:
+        self._options = options
+        self.name = f"sqs://{options.queue_name}"
+        self._lock = threading.Lock()
+        self._client: SQSClient | None = None
+        self._queue_url: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SQSTransport({self._options.queue_name!r}, region={self._options.region!r})"
+
+    def send(self, batch: Sequence[EncodedEvent]) -> None:
+        for index, event in enumerate(batch):
+            if len(event.payload) > SQS_MAX_BODY_BYTES:
+                raise EventTooLargeError(
+                    f"event {index} is {len(event.payload)} bytes in UTF-8; an SQS message "
+                    f"body holds at most {SQS_MAX_BODY_BYTES}",
+                    destination=self.name,
+                )
+        if not batch:
+            return
+        client, queue_url = self._connected()
+        if len(batch) == 1:
+            self._call(client.send_message, QueueUrl=queue_url,
+                       MessageBody=batch[0].payload.decode("utf-8"))  # fmt: skip
+            return
+        failures: dict[int, DeliveryError] = {}
+        for start, chunk in _chunks(batch):
+            entries: list[Any] = [
+                {"Id": str(start + offset), "MessageBody": event.payload.decode("utf-8")}
+                for offset, event in enumerate(chunk)
+            ]
+            try:
+                result = self._call(client.send_message_batch, QueueUrl=queue_url, Entries=entries)
+            except DeliveryError as exc:
+                failures.update({start + offset: exc for offset in range(len(chunk))})
+                continue
+            for failed in result.get("Failed", []):
+                error_class = PermanentError if failed.get("SenderFault") else RetryableError
+                failures[int(failed["Id"])] = error_class(
+                    f"{self.name} refused an entry: {failed.get('Code')}: {failed.get('Message')}",
+                    destination=self.name,
+                )
+        if failures:
+            raise PartialDeliveryError(
+                f"{len(failures)} of {len(batch)} events were not accepted by {self.name}",
+                destination=self.name,
+                failures=failures,
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._client = None
+            self._queue_url = None
+
+    def _connected(self) -> tuple[SQSClient, str]:
+        with self._lock:
+            if self._client is None or self._queue_url is None:
+                client = self._call(_make_client, options=self._options)
+                lookup: dict[str, str] = {"QueueName": self._options.queue_name}
+                if self._options.account_id:
+                    lookup["QueueOwnerAWSAccountId"] = self._options.account_id
+                response = self._call(client.get_queue_url, **lookup)
+                self._client, self._queue_url = client, response["QueueUrl"]
+            return self._client, self._queue_url
+
+    def _call(self, method: Any, **kwargs: Any) -> Any:
+        """Call a boto3 method, translating botocore's errors into ours."""
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            NoCredentialsError,
+            NoRegionError,
+        )
+
+        try:
+            return method(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            message = f"{self.name}: {code}: {exc.response.get('Error', {}).get('Message', '')}"
+            if code in _RETRYABLE_CODES or (isinstance(status, int) and status >= 500):
+                raise RetryableError(message, destination=self.name, status=status) from exc
+            raise PermanentError(message, destination=self.name, status=status) from exc
+        except (NoCredentialsError, NoRegionError) as exc:
+            raise PermanentError(f"{self.name}: {exc}", destination=self.name) from exc
+        except BotoCoreError as exc:
+            raise RetryableError(f"{self.name}: {exc}", destination=self.name) from exc
+
+
+def _chunks(batch: Sequence[EncodedEvent]) -> list[tuple[int, Sequence[EncodedEvent]]]:
+    """Split into SendMessageBatch calls: at most 10 entries and 256 KiB each."""
+    chunks: list[tuple[int, Sequence[EncodedEvent]]] = []
+    start, size = 0, 0
+    for index, event in enumerate(batch):
+        count = index - start
+        too_big = size + len(event.payload) > SQS_MAX_BATCH_BYTES
+        if count and (count == SQS_MAX_BATCH_ENTRIES or too_big):
+            chunks.append((start, batch[start:index]))
+            start, size = index, 0
+        size += len(event.payload)
+    chunks.append((start, batch[start:]))
+    return chunks
+
+
+def _make_client(options: SQSOptions) -> SQSClient:
+    try:
+        import boto3
+    except ImportError as exc:
+        raise ConfigurationError(
+            "SQS delivery needs boto3: pip install 'mozdef-client[sqs]'"
+        ) from exc
+    kwargs: dict[str, Any] = {}
+    if options.region:
+        kwargs["region_name"] = options.region
+    if options.endpoint_url:
+        kwargs["endpoint_url"] = options.endpoint_url
+    client: SQSClient = boto3.session.Session().client("sqs", **kwargs)
+    return client

@@ -1,0 +1,154 @@
+"""Local syslog transport: one line of flattened JSON per event on a unix socket.
+
+Syslog has no acknowledgement: an event counts as delivered once the socket
+took it. Messages over ``max_message_bytes`` raise
+:class:`EventTooLargeError`; they are never silently cut, since a cut JSON
+line is useless to MozDef.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import ConfigurationError, EventTooLargeError, RetryableError
+from ..event import default_processname
+from ..severity import Facility
+from .base import EncodedEvent
+
+__all__ = ["SyslogOptions", "SyslogTransport", "syslog_priority"]
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def syslog_priority(facility: Facility, event: EncodedEvent) -> int:
+    """The PRI value: facility times eight plus the severity's number."""
+    return int(facility) * 8 + event.severity.syslog_priority
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyslogOptions:
+    """Where and how to write to the local syslog daemon.
+
+    Args:
+        socket_path: the daemon's unix socket.
+        ident: the program name shown in the log line (default: this program's).
+        facility: a :class:`Facility`, its name (``"local0"``) or a stdlib
+            ``syslog.LOG_*`` value.
+        max_message_bytes: the largest line sent (rsyslog's default is 8 KiB).
+    """
+
+    socket_path: str = "/dev/log"
+    ident: str | None = None
+    facility: Facility = Facility.USER
+    max_message_bytes: int = 8192
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "facility", Facility.parse(self.facility))
+        if not isinstance(self.socket_path, str) or not self.socket_path:
+            raise ConfigurationError("syslog socket_path must be a non-empty path")
+        if self.ident is not None and (not isinstance(self.ident, str) or " " in self.ident):
+            raise ConfigurationError("syslog ident must be a string without spaces")
+        if (
+            isinstance(self.max_message_bytes, bool)
+            or not isinstance(self.max_message_bytes, int)
+            or self.max_message_bytes < 480
+        ):
+            raise ConfigurationError("max_message_bytes must be an integer of at least 480")
+
+
+class SyslogTransport:
+    """Writes events to the local syslog socket (``/dev/log`` by default)."""
+
+    def __init__(self, options: SyslogOptions | None = None) -> None:
+        self._options = options or SyslogOptions()
+        self.name = f"syslog:{self._options.socket_path}"
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._pid = os.getpid()
+
+    def __repr__(self) -> str:
+        return f"SyslogTransport({self._options.socket_path!r})"
+
+    def format(self, event: EncodedEvent) -> bytes:
+        """The line sent for ``event``: ``<PRI>Mmm dd hh:mm:ss ident[pid]: json``."""
+        now = time.localtime()
+        stamp = f"{_MONTHS[now.tm_mon - 1]} {now.tm_mday:2d} {time.strftime('%H:%M:%S', now)}"
+        ident = self._options.ident or default_processname()
+        priority = syslog_priority(self._options.facility, event)
+        header = f"<{priority}>{stamp} {ident}[{os.getpid()}]: ".encode()
+        return header + event.payload
+
+    def send(self, batch: Sequence[EncodedEvent]) -> None:
+        lines = [self.format(event) for event in batch]
+        # Check every size before sending anything, so a batch is never half-sent
+        # for that reason.
+        for index, line in enumerate(lines):
+            if len(line) > self._options.max_message_bytes:
+                raise EventTooLargeError(
+                    f"event {index} is {len(line)} bytes as a syslog line; "
+                    f"{self.name} takes at most {self._options.max_message_bytes}",
+                    destination=self.name,
+                )
+        with self._lock:
+            for line in lines:
+                self._send_line(line)
+
+    def close(self) -> None:
+        with self._lock:
+            self._disconnect()
+
+    def _send_line(self, line: bytes) -> None:
+        for attempt in (1, 2):
+            try:
+                sock = self._connected()
+                if sock.type == socket.SOCK_STREAM:
+                    sock.sendall(line + b"\n")
+                else:
+                    sock.send(line)
+                return
+            except OSError as exc:
+                self._disconnect()
+                if exc.errno == errno.EMSGSIZE:
+                    raise EventTooLargeError(
+                        f"{self.name} refused a {len(line)}-byte message as too large",
+                        destination=self.name,
+                    ) from exc
+                # The daemon may have restarted: reconnect once, then give up.
+                if attempt == 2:
+                    raise RetryableError(
+                        f"could not write to {self.name}: {exc.strerror or exc}",
+                        destination=self.name,
+                    ) from exc
+
+    def _connected(self) -> socket.socket:
+        if self._socket is not None and self._pid == os.getpid():
+            return self._socket
+        self._pid = os.getpid()
+        path = self._options.socket_path
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            sock.close()
+            if exc.errno != errno.EPROTOTYPE:
+                raise
+            # Some systems run the daemon on a stream socket.
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(path)
+            except OSError:
+                sock.close()
+                raise
+        self._socket = sock
+        return sock
+
+    def _disconnect(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
