@@ -12,7 +12,7 @@ import functools
 import os
 import socket
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -107,7 +107,7 @@ class Event:
     category: str | None = None
     severity: Severity = Severity.INFO
     source: str | None = None
-    tags: tuple[str, ...] = ()
+    tags: Sequence[str] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
     kind: Kind = Kind.GENERIC
     timestamp: datetime = field(default_factory=_now)
