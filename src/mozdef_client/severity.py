@@ -105,9 +105,11 @@ class Facility(enum.IntEnum):
     def parse(cls, value: Facility | str | int) -> Facility:
         """Return the facility named by ``value``.
 
-        Accepts a name (``"local0"``, ``"LOG_LOCAL0"``), a facility number, or a
-        value of the stdlib ``syslog`` module (``syslog.LOG_LOCAL0``, which is
-        the number shifted left by three).
+        Accepts a name (``"local0"``, ``"LOG_LOCAL0"``), a value of the stdlib
+        ``syslog`` module (``syslog.LOG_LOCAL0``, which is the number shifted
+        left by three), or a facility number. The stdlib meaning wins where the
+        two overlap: 8 is ``syslog.LOG_USER``, not uucp; 16 is ``LOG_MAIL``, not
+        local0 (name those two instead).
 
         Raises:
             ConfigurationError: the value is not a facility.
@@ -117,7 +119,7 @@ class Facility(enum.IntEnum):
         if isinstance(value, bool):
             raise ConfigurationError(f"unknown syslog facility {value!r}")
         if isinstance(value, int):
-            for candidate in (value, value >> 3 if value % 8 == 0 else -1):
+            for candidate in (value >> 3 if value % 8 == 0 else -1, value):
                 if candidate in cls._value2member_map_:
                     return cls(candidate)
             raise ConfigurationError(f"unknown syslog facility {value!r}")
