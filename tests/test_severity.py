@@ -124,13 +124,8 @@ def test_facility_numbers(number, facility):
     assert Facility.parse(number) is facility
 
 
-_STDLIB_FACILITIES = [
-    name
-    for name in ("LOG_KERN", "LOG_USER", "LOG_MAIL", "LOG_DAEMON", "LOG_AUTH", "LOG_SYSLOG")
-    + ("LOG_LPR", "LOG_NEWS", "LOG_UUCP", "LOG_CRON", "LOG_AUTHPRIV", "LOG_FTP")
-    + tuple(f"LOG_LOCAL{n}" for n in range(8))
-    if hasattr(syslog, name)
-]
+# Every facility the platform's syslog module has a constant for.
+_STDLIB_FACILITIES = [f"LOG_{f.name}" for f in Facility if hasattr(syslog, f"LOG_{f.name}")]
 
 
 @pytest.mark.parametrize("name", _STDLIB_FACILITIES)
