@@ -45,6 +45,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     status: int
+    client_port: int = 0  # the sender's TCP port: one per connection
 
     @property
     def documents(self) -> list[Any]:
@@ -95,7 +96,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         with state.changed:
             state.requests.append(
-                Request(self.command, self.path, dict(self.headers.items()), body, fault.status)
+                Request(
+                    self.command,
+                    self.path,
+                    dict(self.headers.items()),
+                    body,
+                    fault.status,
+                    self.client_address[1],
+                )
             )
             state.changed.notify_all()
         self.send_response(fault.status)

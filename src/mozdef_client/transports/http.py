@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import unquote
 
 import urllib3
 from urllib3.exceptions import (
@@ -165,10 +166,21 @@ class HTTPTransport:
         self._pool = _POOLS.get(options)
         self._timeout = Timeout(connect=options.connect_timeout, read=options.read_timeout)
         headers = {"User-Agent": f"mozdef-client/{__version__}"}
+        secrets: list[str] = []
         if parsed.auth:
-            token = base64.b64encode(parsed.auth.encode("utf-8")).decode("ascii")
+            # userinfo is percent-encoded in URLs (a password with '@' is written %40).
+            user, _, password = parsed.auth.partition(":")
+            plain = f"{unquote(user)}:{unquote(password)}"
+            token = base64.b64encode(plain.encode("utf-8")).decode("ascii")
             headers["Authorization"] = f"Basic {token}"
+            secrets += [token, password, unquote(password)]
         headers.update(options.headers)
+        for value in options.headers.values():
+            # The whole value and its credential part ("Bearer <credential>").
+            secrets += [value, value.split()[-1] if value.split() else ""]
+        # Longest first, so a value is removed whole before any part of it; values
+        # under 4 characters would mangle the text while protecting little.
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
         self._event_headers = {**headers, "Content-Type": "application/json"}
         self._bulk_headers = {**headers, "Content-Type": "application/x-ndjson"}
 
@@ -224,7 +236,12 @@ class HTTPTransport:
 
     def _status_error(self, response: urllib3.BaseHTTPResponse) -> DeliveryError:
         status = response.status
-        text = response.data[:200].decode("utf-8", "replace").strip()
+        text = response.data[:4096].decode("utf-8", "replace")
+        for secret in self._secrets:
+            # A server may echo the credentials it refused; never pass them on.
+            # (Scrubbed before cutting, so no prefix of a secret survives.)
+            text = text.replace(secret, "<redacted>")
+        text = text[:200].strip()
         message = f"POST {self.name} answered HTTP {status}" + (f": {text}" if text else "")
         if status in RETRYABLE_STATUSES:
             return RetryableError(
