@@ -4,9 +4,9 @@ Output is compact UTF-8 JSON. Values JSON has no type for are converted the
 way MozDef's users expect (``datetime``/``date`` to ISO 8601; IP addresses,
 UUIDs, ``Decimal`` and paths to strings; sets and tuples to lists). Anything
 that would make invalid or lossy JSON (NaN, infinities, non-string keys,
-bytes or strings that are not valid UTF-8, unknown types) raises
-:class:`EncodingError` naming the field path, so invalid JSON never reaches
-the wire.
+integers beyond 64 bits, bytes or strings that are not valid UTF-8, unknown
+types) raises :class:`EncodingError` naming the field path, so invalid JSON
+never reaches the wire.
 
 Encoding also snapshots the caller's data: later changes to their dicts do
 not change what is sent.
@@ -30,7 +30,11 @@ __all__ = ["MAX_DEPTH", "encode_document"]
 
 MAX_DEPTH = 64
 
-_SCALARS = (str, int, type(None))  # bool is an int
+_SCALARS = (str, type(None))
+# orjson refuses integers outside these bounds; the stdlib encoder would take
+# them. Refusing them on both paths keeps the output the same either way.
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
 _AS_STRING = (
     ipaddress.IPv4Address,
     ipaddress.IPv6Address,
@@ -87,6 +91,13 @@ def _normalise(value: Any, path: str, depth: int) -> Any:
     # Plain JSON types first: they are nearly everything.
     if isinstance(value, _SCALARS):
         return value
+    if isinstance(value, int):  # bool too
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        raise EncodingError(
+            f"{path or 'value'} is an integer outside the 64-bit range JSON consumers accept",
+            path,
+        )
     if isinstance(value, float):
         if not math.isfinite(value):
             raise EncodingError(f"{path or 'value'} is {value!r}, which JSON cannot carry", path)

@@ -8,6 +8,8 @@ decided by the class, never by parsing a message::
     ├── ValidationError (also ValueError)     the event breaks MozDef's format
     │   └── EncodingError                     a value cannot become JSON
     ├── ConfigurationError (also ValueError)  a bad option, URL or severity
+    ├── SpoolError                            the on-disk spool cannot take the event
+    │   └── SpoolFullError                    the spool is at its byte cap
     └── DeliveryError                         the destination did not take it
         ├── RetryableError                    try again later (timeouts, 5xx, 429)
         └── PermanentError                    retrying cannot help (4xx)
@@ -26,6 +28,8 @@ __all__ = [
     "MozDefError",
     "PermanentError",
     "RetryableError",
+    "SpoolError",
+    "SpoolFullError",
     "ValidationError",
 ]
 
@@ -41,7 +45,9 @@ class ValidationError(MozDefError, ValueError):
     """
 
     def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
+        # A path may hold a lone surrogate (the very fault being reported);
+        # escape it so the message can be printed and logged.
+        super().__init__(message.encode("utf-8", "backslashreplace").decode("utf-8"))
         self.path = path
 
 
@@ -51,6 +57,14 @@ class EncodingError(ValidationError):
 
 class ConfigurationError(MozDefError, ValueError):
     """An option, destination URL, severity or facility is not valid."""
+
+
+class SpoolError(MozDefError):
+    """The durable spool cannot commit the event (disk full, read-only, corrupt)."""
+
+
+class SpoolFullError(SpoolError):
+    """The durable spool is at its byte cap; the event was not committed."""
 
 
 class DeliveryError(MozDefError):
