@@ -1,0 +1,120 @@
+"""The public names, and what ``import mozdef_client`` pulls in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import mozdef_client
+
+EXPECTED = {
+    "Client",
+    "ConfigurationError",
+    "DeliveryError",
+    "DocumentEvent",
+    "EncodedEvent",
+    "EncodingError",
+    "Event",
+    "EventTooLargeError",
+    "Facility",
+    "FileTransport",
+    "HTTPOptions",
+    "HTTPTransport",
+    "Kind",
+    "MozDefAssetHint",
+    "MozDefCompliance",
+    "MozDefError",
+    "MozDefEvent",
+    "MozDefMessage",
+    "MozDefMsg",
+    "MozDefRRA",
+    "MozDefVulnerability",
+    "PartialDeliveryError",
+    "PermanentError",
+    "RetryableError",
+    "SQSOptions",
+    "SQSTransport",
+    "Severity",
+    "SyslogOptions",
+    "SyslogTransport",
+    "Transport",
+    "ValidationError",
+    "VulnerabilityEvent",
+    "__version__",
+    "encode_document",
+    "prepare",
+    "validate_document",
+}
+
+# Optional dependencies: importing the package must not load them.
+LAZY = ("boto3", "botocore", "pika", "structlog", "click", "mypy_boto3_sqs")
+
+
+def run_python(code: str) -> dict[str, object]:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_all_is_exactly_the_public_names():
+    assert set(mozdef_client.__all__) == EXPECTED
+    assert len(mozdef_client.__all__) == len(EXPECTED), "a name is listed twice"
+
+
+def test_every_name_in_all_exists_and_belongs_to_the_package():
+    for name in mozdef_client.__all__:
+        value = getattr(mozdef_client, name)
+        module = getattr(value, "__module__", "mozdef_client")
+        assert module.startswith("mozdef_client"), f"{name} comes from {module}"
+
+
+def test_star_import_gives_exactly_all():
+    namespace: dict[str, object] = {}
+    exec("from mozdef_client import *", namespace)
+    assert set(namespace) - {"__builtins__"} == EXPECTED
+
+
+def test_version_is_a_string():
+    assert isinstance(mozdef_client.__version__, str)
+    assert mozdef_client.__version__.startswith("2.")
+
+
+def test_import_loads_no_optional_dependency():
+    loaded = run_python(
+        f"""
+        import json, sys
+        import mozdef_client
+        print(json.dumps({{"loaded": [m for m in {LAZY!r} if m in sys.modules]}}))
+        """
+    )
+    assert loaded == {"loaded": []}
+
+
+def test_import_and_send_work_with_only_the_core_dependency(tmp_path):
+    """With every optional package unimportable, the package imports, encodes and writes a file."""
+    out = tmp_path / "events.ndjson"
+    blocked = (*LAZY, "orjson")
+    result = run_python(
+        f"""
+        import json, sys
+        for name in {blocked!r}:
+            sys.modules[name] = None  # makes "import name" raise ImportError
+        import mozdef_client
+        from mozdef_client import encoding
+        client = mozdef_client.Client("file://{out}")
+        client.send(mozdef_client.Event(summary="café"))
+        client.close()
+        print(json.dumps({{"fallback": encoding._dumps.__module__ == "mozdef_client.encoding"}}))
+        """
+    )
+    assert result == {"fallback": True}
+    [line] = out.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["summary"] == "café"
