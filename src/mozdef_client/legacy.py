@@ -1,7 +1,7 @@
 """The mozdef_client 1.1 API, as a face over :class:`Event` and :class:`Client`.
 
 Programs written for 1.1 keep working unchanged. What 1.1 got wrong is fixed
-here (see "Migrating from 1.1" in the README): ``send()`` raises on every
+here (each change is listed in docs/migration.md): ``send()`` raises on every
 failure, certificates are verified, plain ``.category``/``.source``/
 ``.severity`` attributes are honoured, and the caller's dicts are never
 mutated. No logic lives only here: documents are built by :class:`Event`,
@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import sys
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -41,20 +42,19 @@ __all__ = [
 
 logger = logging.getLogger("mozdef_client.legacy")
 
-# 1.1's numeric severities and the names they stand for.
-_LEGACY_SEVERITIES = {
-    0: Severity.INFO,
-    1: Severity.WARNING,
-    2: Severity.CRITICAL,
-    3: Severity.ERROR,
-    4: Severity.DEBUG,
-}
+_DEFAULT_HTTP = HTTPOptions()
+
+# 1.1's numeric severities: MozDefEvent.SEVERITY_DEBUG is 0 ... SEVERITY_EMERGENCY 7.
+_LEGACY_SEVERITIES = (
+    Severity.DEBUG, Severity.INFO, Severity.NOTICE, Severity.WARNING,
+    Severity.ERROR, Severity.CRITICAL, Severity.ALERT, Severity.EMERGENCY,
+)  # fmt: skip
 
 
 def resolve_severity(value: object) -> Severity:
     """A 1.1 severity constant, a name (any case, with aliases) or a Severity."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if value in _LEGACY_SEVERITIES:
+        if 0 <= value < len(_LEGACY_SEVERITIES):
             return _LEGACY_SEVERITIES[value]
         raise ConfigurationError(
             f"unknown severity {value!r}; use MozDefEvent.SEVERITY_* or a name such as 'INFO'"
@@ -96,7 +96,10 @@ class MozDefMessage:
         self._verify_path: str | None = None
         self._facility: Facility | str | int = Facility.USER
         self._headers: dict[str, str] = {}
-        self._client_cache: tuple[tuple[Any, ...], Client] | None = None
+        self._timeouts = (_DEFAULT_HTTP.connect_timeout, _DEFAULT_HTTP.read_timeout)
+        self._client_cache: (
+            tuple[tuple[Any, ...], Client, weakref.finalize[[], MozDefMessage]] | None
+        ) = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(self._url)!r})"
@@ -138,18 +141,23 @@ class MozDefMessage:
     def set_send_to_sqs(self, enabled: bool) -> None:
         self._send_to_sqs = bool(enabled)
 
-    def set_sqs_queue_name(self, name: str) -> None:
+    def set_sqs_queue_name(self, name: str | None) -> None:
         self._sqs_queue_name = name
 
-    def set_sqs_region(self, region: str) -> None:
+    def set_sqs_region(self, region: str | None) -> None:
         self._sqs_region = region
 
-    def set_sqs_aws_account_id(self, account_id: str) -> None:
-        self._sqs_aws_account_id = str(account_id)
+    def set_sqs_aws_account_id(self, account_id: str | int | None) -> None:
+        """The queue owner's account; not needed for a queue in your own account."""
+        self._sqs_aws_account_id = None if account_id is None else str(account_id)
 
     def set_sqs_endpoint_url(self, url: str) -> None:
         """Use another SQS endpoint (a local test server, a VPC endpoint)."""
         self._sqs_endpoint_url = url
+
+    def set_timeout(self, connect: float, read: float) -> None:
+        """HTTP connect and read timeouts in seconds (1.1 had none: it could wait forever)."""
+        self._timeouts = (connect, read)
 
     def set_http_headers(self, headers: Mapping[str, str]) -> None:
         """Extra HTTP headers, e.g. ``Authorization``; never logged or shown."""
@@ -161,19 +169,26 @@ class MozDefMessage:
         raise MozDefError(f"{type(self).__name__} must override construct()")
 
     def _core_event(self) -> Event | DocumentEvent:
-        raise MozDefError(f"{type(self).__name__} cannot be sent")
+        """The constructed ``_sendlog`` as a core event (a generic document here)."""
+        return DocumentEvent(self._sendlog)
 
     def send(self) -> None:
         """Validate, build and deliver the message now.
 
         Raises:
-            ValidationError: the message is invalid; nothing was sent.
+            ValidationError: the message is invalid (the message names the
+                field where it can); nothing was sent.
+            ConfigurationError: a setting (severity, facility, SQS queue, CA
+                file) is not valid; nothing was sent.
             DeliveryError: a destination failed (unless fire-and-forget is on).
         """
         if not self.validate():
             raise ValidationError(f"{type(self).__name__} failed validation")
         self.construct()
         if not self.validate_log():
+            # The core's validation names the field; a subclass's own
+            # validate_log() may still refuse what the core accepts.
+            prepare(self._core_event())
             raise ValidationError(f"{type(self).__name__} failed post-construct validation")
         encoded = prepare(self._core_event())
         client = self._client()
@@ -182,7 +197,7 @@ class MozDefMessage:
             return
         try:
             client.send_encoded(encoded)
-        except MozDefError as exc:
+        except Exception as exc:  # fire-and-forget: the caller asked never to see it
             logger.warning("fire-and-forget MozDef event not delivered: %s", exc)
 
     def _destinations(self) -> list[Transport]:
@@ -212,6 +227,8 @@ class MozDefMessage:
             verify=self._verify_certificate,
             ca_bundle=self._verify_path if self._verify_certificate else None,
             headers=self._headers,
+            connect_timeout=self._timeouts[0],
+            read_timeout=self._timeouts[1],
         )
 
     def _client(self) -> Client:
@@ -221,22 +238,32 @@ class MozDefMessage:
             self._url, self._send_to_syslog, self._syslog_only, self._syslog_socket_path,
             str(self._facility), self._send_to_sqs, self._sqs_queue_name, self._sqs_region,
             self._sqs_aws_account_id, self._sqs_endpoint_url, self._verify_certificate,
-            self._verify_path, tuple(sorted(self._headers.items())),
+            self._verify_path, tuple(sorted(self._headers.items())), self._timeouts,
         )  # fmt: skip
-        if self._client_cache is None or self._client_cache[0] != key:
-            self._client_cache = (key, Client(self._destinations()))
-        return self._client_cache[1]
+        if self._client_cache is not None and self._client_cache[0] == key:
+            return self._client_cache[1]
+        if self._client_cache is not None:
+            self._client_cache[2]()  # close the old Client now
+        client = Client(self._destinations())
+        # Close the Client's sockets (syslog's) when this message is collected,
+        # as 1.1's __del__ closed its session.
+        self._client_cache = (key, client, weakref.finalize(self, client.close))
+        return client
 
 
 class MozDefEvent(MozDefMessage):
     """A generic event: set ``summary``, ``tags`` and ``details``, then ``send()``."""
 
-    SEVERITY_INFO = 0
-    SEVERITY_WARNING = 1
-    SEVERITY_CRITICAL = 2
-    SEVERITY_CRIT = 2
-    SEVERITY_ERROR = 3
-    SEVERITY_DEBUG = 4
+    # 1.1's values; SEVERITY_CRIT is the alias its README uses.
+    SEVERITY_DEBUG = 0
+    SEVERITY_INFO = 1
+    SEVERITY_NOTICE = 2
+    SEVERITY_WARNING = 3
+    SEVERITY_ERROR = 4
+    SEVERITY_CRITICAL = 5
+    SEVERITY_CRIT = 5
+    SEVERITY_ALERT = 6
+    SEVERITY_EMERGENCY = 7
 
     _kind = Kind.GENERIC
 
@@ -285,11 +312,19 @@ class MozDefEvent(MozDefMessage):
         resolve_severity(severity)  # fail here, where the mistake is
         self._severity = severity
 
+    def set_severity_from_string(self, name: str) -> None:
+        """Set the severity by name; 1.1 silently took an unknown name as INFO."""
+        self._severity = _LEGACY_SEVERITIES.index(Severity.parse(name))
+
     def set_category(self, category: str) -> None:
         self._category = category
 
     def set_source(self, source: str | None) -> None:
         self._source = source
+
+    def set_simple_update_log(self, log: dict[str, Any] | None) -> None:
+        """Extra fields for the document; the event's own fields take precedence."""
+        self._updatelog = log
 
     def validate(self) -> bool:
         return self.summary is not None and self.summary != ""
@@ -309,26 +344,27 @@ class MozDefEvent(MozDefMessage):
         details: dict[str, Any] | None = None,
         hostname: str | None = None,
     ) -> None:
-        """Send the event; arguments given here replace the attributes first.
+        """Send the event; arguments given here replace the attributes for this call only.
 
         Raises:
             ValidationError: the event is invalid (the message names the field).
+            ConfigurationError: an unknown severity or facility, or a bad setting.
             DeliveryError: a destination failed (unless fire-and-forget is on).
         """
-        if timestamp is not None:
-            self.timestamp = timestamp
-        if summary is not None:
-            self.summary = summary
-        if tags is not None:
-            self.tags = tags
-        if details is not None:
-            self.details = details
-        if hostname is not None:
-            self.hostname = hostname
-        if not self.validate():
-            # Say what is wrong where the core can tell, not just "failed".
-            prepare(self._event_from_attributes())
-        super().send()
+        given = {"timestamp": timestamp, "summary": summary, "tags": tags,
+                 "details": details, "hostname": hostname}  # fmt: skip
+        overrides = {name: value for name, value in given.items() if value is not None}
+        saved = {name: getattr(self, name) for name in overrides}
+        for name, value in overrides.items():
+            setattr(self, name, value)
+        try:
+            if not self.validate():
+                # Say what is wrong where the core can tell, not just "failed".
+                prepare(self._event_from_attributes())
+            super().send()
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
 
     def construct(self) -> None:
         event = self._event_from_attributes()
@@ -347,7 +383,7 @@ class MozDefEvent(MozDefMessage):
             category=self.category,
             severity=resolve_severity(self.severity),
             source=self.source,
-            tags=tuple(self.tags or ()),
+            tags=self.tags if self.tags is not None else (),
             details=self.details if self.details is not None else {},
             kind=self._kind,
             hostname=self.hostname,
@@ -411,21 +447,20 @@ class MozDefVulnerability(MozDefMessage):
             return False
         return True
 
-    def send(self) -> None:
-        self.construct()
-        # Name the missing field rather than only saying validation failed.
-        validate_document(self._sendlog, Kind.VULNERABILITY)
-        super().send()
-
     def _core_event(self) -> Event | DocumentEvent:
         return VulnerabilityEvent(self._sendlog)
 
 
 class MozDefMsg:
-    """The oldest API (mozdef_lib): ``MozDefMsg(url, summary=..., ...).send()``.
+    """The oldest API: ``MozDefMsg(url, summary=..., ...).send()``.
 
-    As in mozdef_lib, fire-and-forget is on by default: delivery failures are
-    logged, not raised. Set ``fire_and_forget_mode = False`` to have them raise.
+    The first argument is MozDef's URL (1.1 called it ``hostname`` and kept it
+    in ``.hostname``; mozdef_lib kept it in ``.mozdef_hostname``: all three
+    names work). Each ``send()`` goes through a :class:`MozDefEvent`.
+
+    Unlike 1.1 (but as in mozdef_lib), fire-and-forget is on by default:
+    delivery failures are logged, not raised. Set ``fire_and_forget_mode =
+    False`` to have them raise. Invalid events and settings always raise.
     """
 
     def __init__(
@@ -434,30 +469,45 @@ class MozDefMsg:
         summary: str | None = None,
         category: str = "event",
         severity: str = "INFO",
+        source: str | None = "mozdef_client",
         tags: list[str] | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        self.mozdef_hostname = url
+        self.hostname = url
         self.summary = summary
         self.category = category
         self.severity = severity
-        self.tags: list[str] = list(tags) if tags is not None else []
-        self.details: dict[str, Any] = dict(details) if details is not None else {}
-        self.source: str | None = None
+        self.source = source
+        self.tags: list[str] = tags if tags is not None else []
+        self.details: dict[str, Any] = details if details is not None else {}
+        self.log: dict[str, Any] = {}
         self.debug = False
-        self.verify_certificate = True
+        #: True, False, or (as in 1.1) the path of a CA bundle.
+        self.verify_certificate: bool | str = True
         self.verify_path: str | None = None
         self.fire_and_forget_mode = True
         self.sendToSyslog = False
         self.syslogOnly = False
-        self.log: dict[str, Any] = {}
+        self.sendToSqs = False
+        self.sqsQueueName: str | None = None
+        self.sqsAWSAccountId: str | None = None
+        self.sqsRegion: str | None = None
+        self._message: MozDefEvent | None = None
 
     @property
     def url(self) -> str:
-        return self.mozdef_hostname
+        return self.hostname
+
+    @property
+    def mozdef_hostname(self) -> str:
+        return self.hostname
+
+    @mozdef_hostname.setter
+    def mozdef_hostname(self, url: str) -> None:
+        self.hostname = url
 
     def __repr__(self) -> str:
-        return f"MozDefMsg({redact_url(self.mozdef_hostname)!r})"
+        return f"MozDefMsg({redact_url(self.hostname)!r})"
 
     def send(
         self,
@@ -466,23 +516,37 @@ class MozDefMsg:
         severity: str | None = None,
         tags: list[str] | None = None,
         details: dict[str, Any] | None = None,
+        source: str | None = None,
     ) -> None:
-        """Send one event; arguments override the object's values for this call only."""
-        message = MozDefEvent(self.mozdef_hostname)
+        """Send one event; arguments override the object's values for this call only.
+
+        Raises:
+            ValidationError, ConfigurationError: the event or a setting is invalid.
+            DeliveryError: only when ``fire_and_forget_mode`` is False.
+        """
+        # One MozDefEvent for the object's life: its Client (and so its
+        # connections, or its SQS queue URL) is reused between sends.
+        if self._message is None:
+            self._message = MozDefEvent(self.hostname)
+        message = self._message
+        message._url = self.hostname
         message.summary = summary if summary is not None else self.summary
         message.category = category if category is not None else self.category
         message.severity = severity if severity is not None else self.severity
-        message.source = self.source
+        message.source = source if source is not None else self.source
         message.tags = tags if tags is not None else self.tags
         message.details = details if details is not None else self.details
-        message._updatelog = dict(self.log) if self.log else None
-        message.set_verify(self.verify_certificate)
-        if self.verify_path:
-            message.set_verify_path(self.verify_path)
+        message.set_simple_update_log(self.log or None)
+        if isinstance(self.verify_certificate, str):
+            message.set_verify(True)
+            message.set_verify_path(self.verify_certificate)
+        else:
+            message.set_verify(self.verify_certificate)
+            message._verify_path = self.verify_path
         message.set_send_to_syslog(self.sendToSyslog, only_syslog=self.syslogOnly)
+        message.set_send_to_sqs(self.sendToSqs)
+        message.set_sqs_queue_name(self.sqsQueueName)
+        message.set_sqs_aws_account_id(self.sqsAWSAccountId)
+        message.set_sqs_region(self.sqsRegion)
         message.set_fire_and_forget(self.fire_and_forget_mode)
-        if not isinstance(message.details, dict):
-            raise ValidationError("details must be a dict", "details")
-        if not isinstance(message.tags, list):
-            raise ValidationError("tags must be a list", "tags")
         message.send()
