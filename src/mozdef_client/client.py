@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .delivery import DeadLetter, DeliveryOptions, Mode, Pipeline, Stats
+from .delivery.stats import Counters
 from .destinations import transport_from_url, url_from_environment
 from .encoding import encode_document
 from .errors import ConfigurationError, DeliveryError
@@ -49,6 +51,13 @@ class Client:
         headers: extra HTTP headers, e.g. ``{"Authorization": "Bearer ..."}``;
             never shown in ``repr``, logs or errors.
         connect_timeout, read_timeout: HTTP timeouts in seconds.
+        mode: ``"sync"`` delivers in ``send()`` and raises on failure;
+            ``"background"`` queues in memory and returns (a worker thread
+            batches, retries and delivers); ``"durable"`` returns once the
+            event is committed to the on-disk spool in ``spool_dir``.
+        spool_dir: directory of the SQLite spool (durable mode, or the
+            ``spill`` overflow policy). Dead letters are kept there too.
+        delivery: tuning of the background and durable modes.
 
     Raises:
         ConfigurationError: a destination or option is not valid.
@@ -65,6 +74,9 @@ class Client:
         headers: Mapping[str, str] | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
+        mode: Mode = "sync",
+        spool_dir: str | None = None,
+        delivery: DeliveryOptions | None = None,
     ) -> None:
         http = HTTPOptions(
             verify=verify,
@@ -82,10 +94,24 @@ class Client:
         self._transports: list[Transport] = [_as_transport(d, http) for d in destinations]
         if not self._transports:
             raise ConfigurationError("a Client needs at least one destination")
+        if mode not in ("sync", "background", "durable"):
+            raise ConfigurationError(
+                f"mode must be 'sync', 'background' or 'durable', not {mode!r}"
+            )
+        self.mode: Mode = mode
+        self._counters = Counters()
+        self._pipeline: Pipeline | None = None
+        if mode != "sync":
+            self._pipeline = Pipeline(
+                self._transports,
+                durable=mode == "durable",
+                options=delivery or DeliveryOptions(),
+                spool_dir=spool_dir,
+            )
 
     def __repr__(self) -> str:
         names = ", ".join(transport.name for transport in self._transports)
-        return f"Client([{names}])"
+        return f"Client([{names}], mode={self.mode!r})"
 
     def __enter__(self) -> Client:
         return self
@@ -98,36 +124,75 @@ class Client:
         """The destinations' names (never with credentials)."""
         return [transport.name for transport in self._transports]
 
-    def send(self, event: Event | DocumentEvent) -> None:
-        """Validate, encode and deliver ``event`` to every destination now.
+    def send(self, event: Event | DocumentEvent) -> bool:
+        """Validate and encode ``event``, then deliver it according to the mode.
 
-        Every destination is tried even when one fails.
+        sync: delivers to every destination now (each is tried even when one
+        fails) and returns True. background: queues it and returns False only
+        when a full queue dropped it (counted in :meth:`stats`). durable:
+        returns True once the event is committed to the spool.
 
         Raises:
-            ValidationError: the event is invalid; nothing was sent.
-            DeliveryError: a destination did not acknowledge the event.
+            ValidationError: the event is invalid; nothing was sent or queued.
+            DeliveryError: sync mode only: a destination did not acknowledge it.
+            SpoolError: durable mode only: the spool could not commit it.
         """
-        self.send_encoded(prepare(event))
+        return self.send_encoded(prepare(event))
 
-    def send_encoded(self, event: EncodedEvent) -> None:
+    def send_encoded(self, event: EncodedEvent) -> bool:
         """Deliver an event that :func:`prepare` already validated and encoded."""
+        if self._pipeline is not None:
+            return self._pipeline.submit(event)
+        self._counters.add("submitted")
         errors: list[DeliveryError] = []
         for transport in self._transports:
             try:
                 transport.send([event])
             except DeliveryError as exc:
                 errors.append(exc)
+                self._counters.error(str(exc))
+            else:
+                self._counters.add("delivered")
         if len(errors) == 1:
             raise errors[0]
         if errors:
             raise DeliveryError(
                 f"{len(errors)} destinations failed: " + "; ".join(str(e) for e in errors)
             ) from errors[0]
+        return True
 
-    def close(self) -> None:
-        """Release the transports' connections."""
-        for transport in self._transports:
-            transport.close()
+    def flush(self, timeout: float | None = None) -> int:
+        """Wait until queued events are delivered (or settled); returns how many remain.
+
+        ``timeout`` bounds the wait in seconds (``None``: until done).
+        """
+        return self._pipeline.flush(timeout) if self._pipeline is not None else 0
+
+    def close(self, timeout: float | None = 5.0) -> int:
+        """Deliver what can be delivered within ``timeout``, then stop.
+
+        Returns how many events were left undelivered: lost in background
+        mode (and counted as dropped), kept in the spool in durable mode.
+        """
+        left = self._pipeline.close(timeout) if self._pipeline is not None else 0
+        if self._pipeline is None:
+            for transport in self._transports:
+                transport.close()
+        return left
+
+    def stats(self) -> Stats:
+        """Counters and queue depths, as a snapshot."""
+        if self._pipeline is not None:
+            return self._pipeline.stats()
+        return self._counters.snapshot(pending_memory=0, pending_spool=0)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Events a destination refused for good (background and durable modes)."""
+        return self._pipeline.dead_letter_list() if self._pipeline is not None else []
+
+    def replay_dead_letters(self) -> int:
+        """Queue every dead letter again for its destination; returns how many."""
+        return self._pipeline.replay_dead_letters() if self._pipeline is not None else 0
 
 
 def _as_transport(destination: Destination, http: HTTPOptions) -> Transport:

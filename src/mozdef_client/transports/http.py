@@ -37,7 +37,7 @@ from ..errors import (
     PermanentError,
     RetryableError,
 )
-from .base import EncodedEvent
+from .base import EncodedEvent, PartialDeliveryError
 
 __all__ = ["RETRYABLE_STATUSES", "HTTPOptions", "HTTPTransport"]
 
@@ -56,8 +56,11 @@ class HTTPOptions:
         headers: extra request headers, e.g. ``Authorization``; never shown
             in ``repr``, logs or errors.
         connect_timeout, read_timeout: seconds.
-        bulk: post NDJSON batches (MozDef's ``/_bulk``); by default, true
-            when the URL path ends in ``/_bulk``.
+        bulk: how batches of several events go. ``None`` (the default):
+            a URL ending in ``/_bulk`` always gets NDJSON; a URL ending in
+            ``/events`` gets single events there and batches as NDJSON at
+            the sibling ``/_bulk``; any other URL gets one event a request.
+            ``True``: always NDJSON to the URL; ``False``: never.
     """
 
     verify: bool = True
@@ -156,13 +159,14 @@ class HTTPTransport:
         if not parsed.host:
             raise ConfigurationError("HTTP destination URL has no host")
         self.name = redact_url(url)
-        self.bulk = (
-            options.bulk
-            if options.bulk is not None
-            else ((parsed.path or "").rstrip("/").endswith("/_bulk"))
-        )
         self._options = options
         self._url = parsed._replace(auth=None).url
+        path = (parsed.path or "").rstrip("/")
+        self.bulk = options.bulk if options.bulk is not None else path.endswith("/_bulk")
+        # Where batches of several events go: MozDef serves /_bulk beside /events.
+        self._batch_url: str | None = self._url if self.bulk else None
+        if options.bulk is None and path.endswith("/events"):
+            self._batch_url = parsed._replace(auth=None, path=path[: -len("events")] + "_bulk").url
         self._pool = _POOLS.get(options)
         self._timeout = Timeout(connect=options.connect_timeout, read=options.read_timeout)
         headers = {"User-Agent": f"mozdef-client/{__version__}"}
@@ -190,22 +194,35 @@ class HTTPTransport:
     def send(self, batch: Sequence[EncodedEvent]) -> None:
         if not batch:
             return
-        if self.bulk:
+        if self._batch_url is not None and (self.bulk or len(batch) > 1):
             body = b"\n".join(event.payload for event in batch) + b"\n"
-            self._post(body, self._bulk_headers)
+            self._post(self._batch_url, body, self._bulk_headers)
             return
-        for event in batch:
-            self._post(event.payload, self._event_headers)
+        for index, event in enumerate(batch):
+            try:
+                self._post(self._url, event.payload, self._event_headers)
+            except DeliveryError as exc:
+                if index == 0:
+                    raise
+                # The first events arrived: say which did not, so only they are retried.
+                untried = RetryableError("not sent: an earlier event failed", destination=self.name)
+                failures: dict[int, DeliveryError] = {index: exc}
+                failures.update({i: untried for i in range(index + 1, len(batch))})
+                raise PartialDeliveryError(
+                    f"{len(batch) - index} of {len(batch)} events not accepted by {self.name}",
+                    destination=self.name,
+                    failures=failures,
+                ) from exc
 
     def close(self) -> None:
         # The pool is shared; idle connections are closed with the process.
         pass
 
-    def _post(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         try:
             response = self._pool.request(
                 "POST",
-                self._url,
+                url,
                 body=body,
                 headers=dict(headers),
                 timeout=self._timeout,

@@ -1,0 +1,265 @@
+"""One destination's lane: its worker thread, its batches, its retries.
+
+Each destination of a client has a lane of its own, so a dead destination
+holds back nobody else. A lane takes batches from its memory queue and/or
+the spool, hands them to the transport, and settles each event exactly
+once: delivered (acknowledged), retried later, dead-lettered, or, when the
+client closes before it could be delivered, released to the spool or counted
+as dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import DeliveryError, EventTooLargeError, PermanentError, RetryableError
+from ..transports.base import EncodedEvent, PartialDeliveryError, Transport
+from .dead_letters import DeadLetterSink
+from .memory_queue import MemoryQueue
+from .options import DeliveryOptions
+from .spool import Spool
+from .stats import Counters
+
+__all__ = ["Lane"]
+
+logger = logging.getLogger("mozdef_client.delivery")
+
+Item = Any  # EncodedEvent from memory, SpooledEvent from the spool
+
+
+class Lane:
+    """The queue-to-transport path of one destination."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        options: DeliveryOptions,
+        counters: Counters,
+        dead_letters: DeadLetterSink,
+        *,
+        memory: MemoryQueue | None,
+        spool: Spool | None,
+    ) -> None:
+        self.transport = transport
+        self.name = transport.name
+        self._options = options
+        self._counters = counters
+        self._dead_letters = dead_letters
+        self.memory = memory
+        self._spool = spool
+        self._reset()
+
+    def _reset(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._wake = self.memory.wake if self.memory is not None else threading.Event()
+        self._closing = threading.Event()
+        self._stop = threading.Event()
+        self._in_flight = 0
+
+    def reset_after_fork(self) -> None:
+        if self.memory is not None:
+            self.memory.reset_after_fork()
+        self._reset()
+
+    # -- the caller's side -------------------------------------------------
+
+    def submit(self, event: EncodedEvent) -> bool:
+        """Queue an event in memory (background mode); False if dropped."""
+        assert self.memory is not None
+        if self._thread is None:
+            self.start()
+        return self.memory.put(event)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"mozdef-delivery {self.name}", daemon=True
+                )
+                self._thread.start()
+
+    def pending(self) -> tuple[int, int]:
+        """(events waiting in memory or in flight, events waiting in the spool)."""
+        in_memory = len(self.memory) if self.memory is not None else 0
+        in_spool = self._spool.pending(self.name) if self._spool is not None else 0
+        if self._spool is not None:
+            return in_memory, in_spool  # in-flight spool events are still rows
+        return in_memory + self._in_flight, 0
+
+    def flush(self, deadline: float) -> int:
+        """Wait until everything queued is settled or ``deadline``; returns what is left."""
+        while True:
+            left = sum(self.pending())
+            if left == 0 or time.monotonic() >= deadline or self._stop.is_set():
+                return left
+            if self._thread is None:
+                self.start()
+            self._wake.set()
+            time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+
+    def close(self, deadline: float) -> int:
+        """Deliver what can be delivered by ``deadline``, then stop; returns what is left."""
+        left = self.flush(deadline)
+        self._closing.set()
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(max(0.0, deadline - time.monotonic()) + 0.1)
+        if self._spool is None and self.memory is not None:
+            left = len(self.memory) + self._in_flight
+            dropped = self.memory.clear()
+            if dropped:
+                self._counters.drop("closed", dropped)
+        self.transport.close()
+        return left
+
+    # -- the worker --------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                source, items = self._next_batch()
+                if not items:
+                    self._wake.wait(self._options.flush_interval)
+                    self._wake.clear()
+                    continue
+                self._deliver(source, items)
+            except Exception:
+                # The worker must never die: log, breathe, go on.
+                logger.exception("mozdef_client delivery worker for %s failed", self.name)
+                self._stop.wait(1.0)
+
+    def _next_batch(self) -> tuple[str, list[Item]]:
+        options = self._options
+        if self.memory is not None and len(self.memory):
+            batch = self.memory.take(options.max_batch_events, options.max_batch_bytes)
+            self._in_flight = len(batch)
+            return "memory", batch
+        if self._spool is not None:
+            leased = self._spool.lease(self.name, options.max_batch_events,
+                                       options.max_batch_bytes)  # fmt: skip
+            return "spool", leased
+        return "memory", []
+
+    def _deliver(self, source: str, items: list[Item]) -> None:
+        attempts = 0
+        while items:
+            attempts += 1
+            try:
+                self.transport.send(_events(source, items))
+            except PartialDeliveryError as exc:
+                failed = exc.failures
+                self._delivered(source, [it for i, it in enumerate(items) if i not in failed])
+                for index, error in sorted(failed.items()):
+                    if not isinstance(error, RetryableError):
+                        self._dead_letter(source, [items[index]], error)
+                retry = [
+                    items[i] for i, e in sorted(failed.items()) if isinstance(e, RetryableError)
+                ]
+                if not retry:
+                    return
+                items = retry
+                last: DeliveryError = next(
+                    e for e in failed.values() if isinstance(e, RetryableError)
+                )
+            except EventTooLargeError as exc:
+                if len(items) > 1:
+                    middle = len(items) // 2
+                    self._deliver(source, items[:middle])
+                    self._deliver(source, items[middle:])
+                else:
+                    self._dead_letter(source, items, exc)
+                return
+            except PermanentError as exc:
+                self._dead_letter(source, items, exc)
+                return
+            except DeliveryError as exc:
+                last = exc if isinstance(exc, RetryableError) else RetryableError(str(exc))
+            except Exception as exc:  # a transport bug must not kill the lane
+                logger.exception("transport %s raised unexpectedly", self.name)
+                last = RetryableError(f"{type(exc).__name__}: {exc}", destination=self.name)
+            else:
+                self._delivered(source, items)
+                return
+            items = self._retry_or_settle(source, items, last, attempts)
+
+    def _retry_or_settle(
+        self, source: str, items: list[Item], error: DeliveryError, attempts: int
+    ) -> list[Item]:
+        """Wait before the next try; return what is still to send (nothing to give up)."""
+        self._counters.error(str(error))
+        items = self._drop_expired(source, items, error)
+        if not items:
+            return []
+        policy = self._options.retry
+        if not policy.should_retry(error, attempts):
+            self._dead_letter(source, items, error)
+            return []
+        self._counters.add("retried", len(items))
+        if self._stop.wait(policy.delay(error, attempts)):
+            self._abandon(source, items)
+            return []
+        return items
+
+    def _drop_expired(self, source: str, items: list[Item], error: DeliveryError) -> list[Item]:
+        max_age = self._options.max_age
+        if max_age is None or source != "spool":
+            return items
+        cutoff = time.time() - max_age
+        expired = [item for item in items if item.created < cutoff]
+        if expired:
+            self._dead_letter(source, expired, error, reason="expired")
+        return [item for item in items if item.created >= cutoff]
+
+    # -- settling ----------------------------------------------------------
+
+    def _delivered(self, source: str, items: Sequence[Item]) -> None:
+        if not items:
+            return
+        if source == "spool":
+            assert self._spool is not None
+            self._spool.ack(items)
+            duplicates = sum(1 for item in items if item.maybe_duplicate)
+            if duplicates:
+                self._counters.add("duplicates", duplicates)
+        else:
+            self._in_flight = max(0, self._in_flight - len(items))
+        self._counters.add("delivered", len(items))
+
+    def _dead_letter(
+        self, source: str, items: Sequence[Item], error: DeliveryError, reason: str = ""
+    ) -> None:
+        message = f"{reason}: {error}" if reason else str(error)
+        if source == "spool":
+            assert self._spool is not None
+            self._spool.dead_letter(self.name, items, message)
+        else:
+            self._dead_letters.add(self.name, list(items), message)
+            self._in_flight = max(0, self._in_flight - len(items))
+        self._counters.add("dead_lettered", len(items))
+        self._counters.error(message)
+        logger.warning("%d events to %s dead-lettered: %s", len(items), self.name, message)
+
+    def _abandon(self, source: str, items: Sequence[Item]) -> None:
+        """The client closed while these were still undelivered."""
+        if source == "spool":
+            assert self._spool is not None
+            self._spool.release(items)
+        else:
+            self._in_flight = max(0, self._in_flight - len(items))
+            self._counters.drop("closed", len(items))
+
+
+def _events(source: str, items: list[Item]) -> list[EncodedEvent]:
+    if source == "spool":
+        return [item.event for item in items]
+    return items

@@ -1,0 +1,73 @@
+"""Options of the background and durable delivery pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import ConfigurationError
+from .retry import RetryPolicy
+
+__all__ = ["OVERFLOW_POLICIES", "DeliveryOptions", "Mode", "Overflow"]
+
+Mode = Literal["sync", "background", "durable"]
+Overflow = Literal["block", "drop_oldest", "drop_newest", "spill"]
+OVERFLOW_POLICIES = ("block", "drop_oldest", "drop_newest", "spill")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryOptions:
+    """How the background and durable modes queue, batch, retry and spool.
+
+    Args:
+        max_queue_events: events held in memory per destination (background).
+        overflow: what ``send()`` does when that queue is full: ``block`` (wait
+            up to ``block_timeout``, then drop the event), ``drop_oldest``,
+            ``drop_newest``, or ``spill`` to the on-disk spool (needs a
+            ``spool_dir``). Every dropped event is counted by reason.
+        block_timeout: seconds ``send()`` may wait for room with ``block``.
+        max_batch_events, max_batch_bytes: the largest batch handed to a
+            transport (an HTTP ``/_bulk`` request, SQS batches of up to 10).
+        flush_interval: seconds a partial batch may wait before it is sent.
+        retry: the :class:`RetryPolicy`.
+        spool_max_bytes: the on-disk spool's cap on event bytes.
+        max_age: seconds after which an undelivered spooled event is
+            dead-lettered; ``None`` keeps retrying.
+        exit_timeout: seconds the ``atexit`` close may take; ``None`` turns the
+            ``atexit`` close off.
+        max_dead_letters: dead letters kept in memory when there is no spool.
+        fsync: make every durable ``send()`` survive power loss, not only a
+            killed process (much slower: one fsync per send).
+    """
+
+    max_queue_events: int = 50_000
+    overflow: Overflow = "block"
+    block_timeout: float = 0.25
+    max_batch_events: int = 1000
+    max_batch_bytes: int = 4 * 1024 * 1024
+    flush_interval: float = 0.2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    spool_max_bytes: int = 1024 * 1024 * 1024
+    max_age: float | None = None
+    exit_timeout: float | None = 2.0
+    max_dead_letters: int = 10_000
+    fsync: bool = False
+
+    def __post_init__(self) -> None:
+        if self.overflow not in OVERFLOW_POLICIES:
+            raise ConfigurationError(
+                f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}, not {self.overflow!r}"
+            )
+        for name in ("max_queue_events", "max_batch_events", "max_batch_bytes",
+                     "spool_max_bytes", "max_dead_letters"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive integer")
+        for name in ("block_timeout", "flush_interval", "max_age", "exit_timeout"):
+            value = getattr(self, name)
+            if value is None and name in ("max_age", "exit_timeout"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigurationError(f"{name} must be a number of seconds >= 0")
+        if not isinstance(self.retry, RetryPolicy):
+            raise ConfigurationError("retry must be a RetryPolicy")

@@ -1,0 +1,223 @@
+"""The delivery pipeline behind ``Client(mode="background" | "durable")``.
+
+``submit`` runs on the caller's thread and does no network I/O: background
+mode appends to each destination's bounded memory queue; durable mode
+commits to the SQLite spool and returns. A lane per destination does the
+rest (batching, retries, dead letters). The pipeline is safe to use from
+any thread and survives ``fork()``: the child starts with empty queues and
+new threads, and the parent keeps delivering what it queued.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import time
+import weakref
+from collections.abc import Callable, Sequence
+
+from ..errors import ConfigurationError, SpoolError, SpoolFullError
+from ..transports.base import EncodedEvent, Transport
+from .dead_letters import DeadLetter, DeadLetterSink, MemoryDeadLetters, SpoolDeadLetters
+from .lane import Lane
+from .memory_queue import MemoryQueue
+from .options import DeliveryOptions
+from .spool import Spool
+from .stats import Counters, Stats
+
+__all__ = ["Pipeline"]
+
+logger = logging.getLogger("mozdef_client.delivery")
+
+
+class Pipeline:
+    """Queues, lanes and spool of one client."""
+
+    def __init__(
+        self,
+        transports: Sequence[Transport],
+        *,
+        durable: bool,
+        options: DeliveryOptions,
+        spool_dir: str | None,
+    ) -> None:
+        if durable and spool_dir is None:
+            raise ConfigurationError('mode="durable" needs a spool_dir')
+        if options.overflow == "spill" and spool_dir is None:
+            raise ConfigurationError('overflow="spill" needs a spool_dir')
+        self._durable = durable
+        self._options = options
+        self.counters = Counters()
+        self.spool = (
+            Spool(spool_dir, max_bytes=options.spool_max_bytes, fsync=options.fsync)
+            if spool_dir is not None
+            else None
+        )
+        self.dead_letters: DeadLetterSink = (
+            SpoolDeadLetters(self.spool) if self.spool is not None
+            else MemoryDeadLetters(options.max_dead_letters)
+        )  # fmt: skip
+        self.lanes = [self._lane(transport) for transport in transports]
+        self._names = [lane.name for lane in self.lanes]
+        self._since_wake = 0
+        self._closed = False
+        if durable:
+            # Replay what an earlier run left in the spool without waiting for a send.
+            for lane in self.lanes:
+                lane.start()
+        _register(self)
+
+    def _lane(self, transport: Transport) -> Lane:
+        options = self._options
+        memory = None
+        if not self._durable:
+            memory = MemoryQueue(
+                max_events=options.max_queue_events,
+                overflow=options.overflow,
+                block_timeout=options.block_timeout,
+                wake_at=options.max_batch_events,
+                counters=self.counters,
+                spill=self._spiller(transport.name) if self.spool is not None else None,
+            )
+        return Lane(transport, options, self.counters, self.dead_letters,
+                    memory=memory, spool=self.spool)  # fmt: skip
+
+    def _spiller(self, destination: str) -> Callable[[EncodedEvent], bool]:
+        def spill(event: EncodedEvent) -> bool:
+            assert self.spool is not None
+            try:
+                self.spool.append([destination], [event])
+            except SpoolError as exc:
+                self.counters.drop(
+                    "spool_full" if isinstance(exc, SpoolFullError) else "spool_error"
+                )
+                return False
+            return True
+
+        return spill
+
+    # -- the caller's side -------------------------------------------------
+
+    def submit(self, event: EncodedEvent) -> bool:
+        """Hand ``event`` to every destination; False if any dropped it (counted).
+
+        Raises:
+            SpoolError: durable mode could not commit the event (disk full, at
+                the byte cap, read-only); nothing was committed.
+        """
+        if self._closed:
+            self.counters.drop("closed")
+            return False
+        self.counters.add("submitted")
+        if not self._durable:
+            accepted = True
+            for lane in self.lanes:
+                accepted = lane.submit(event) and accepted
+            return accepted
+        assert self.spool is not None
+        try:
+            self.spool.append(self._names, [event])
+        except SpoolError as exc:
+            self.counters.drop(_drop_reason(exc))
+            raise
+        self._since_wake += 1
+        if self._since_wake >= self._options.max_batch_events:
+            self._since_wake = 0
+            for lane in self.lanes:
+                lane.wake()
+        return True
+
+    def flush(self, timeout: float | None) -> int:
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        return sum(lane.flush(deadline) for lane in self.lanes)
+
+    def close(self, timeout: float | None) -> int:
+        """Deliver what can be by the deadline, stop the lanes; returns events left."""
+        if self._closed:
+            return 0
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        left = sum(lane.close(deadline) for lane in self.lanes)
+        self._closed = True
+        if left:
+            where = (
+                f"kept in the spool {self.spool.path} and sent on the next start"
+                if self.spool is not None and self._durable
+                else "lost (they were only in memory)"
+            )
+            logger.warning("%d MozDef events were not delivered at close: %s", left, where)
+        if self.spool is not None:
+            self.spool.close()
+        return left
+
+    def stats(self) -> Stats:
+        memory = spool = 0
+        for lane in self.lanes:
+            in_memory, in_spool = lane.pending()
+            memory += in_memory
+            spool += in_spool
+        return self.counters.snapshot(pending_memory=memory, pending_spool=spool)
+
+    def dead_letter_list(self) -> list[DeadLetter]:
+        return self.dead_letters.snapshot()
+
+    def replay_dead_letters(self) -> int:
+        """Send every dead letter again, to the destination that refused it."""
+        letters = self.dead_letters.take_all()
+        by_name = {lane.name: lane for lane in self.lanes}
+        for letter in letters:
+            event = EncodedEvent(letter.payload, letter.severity)
+            lane = by_name.get(letter.destination)
+            if lane is None:
+                self.dead_letters.add(letter.destination, [event], letter.error)
+            elif self.spool is not None and self._durable:
+                self.spool.append([lane.name], [event])
+                lane.wake()
+            else:
+                lane.submit(event)
+        return len(letters)
+
+    def reset_after_fork(self) -> None:
+        self.counters.reset_after_fork()
+        if self.spool is not None:
+            self.spool.reset_after_fork()
+        reset = getattr(self.dead_letters, "reset_after_fork", None)
+        if reset is not None:
+            reset()
+        for lane in self.lanes:
+            lane.reset_after_fork()
+        if self._durable and not self._closed:
+            for lane in self.lanes:
+                lane.start()
+
+
+def _drop_reason(exc: SpoolError) -> str:
+    return "spool_full" if isinstance(exc, SpoolFullError) else "spool_error"
+
+
+# Every live pipeline, for fork handling and the close at exit. Weak, so a
+# pipeline nobody uses any more can be collected.
+_PIPELINES: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+
+
+def _register(pipeline: Pipeline) -> None:
+    _PIPELINES.add(pipeline)
+
+
+def _after_fork_in_child() -> None:
+    for pipeline in list(_PIPELINES):
+        pipeline.reset_after_fork()
+
+
+def _close_all_at_exit() -> None:
+    for pipeline in list(_PIPELINES):
+        timeout = pipeline._options.exit_timeout
+        if timeout is not None:
+            try:
+                pipeline.close(timeout)
+            except Exception:
+                logger.exception("closing a MozDef client at exit failed")
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_all_at_exit)

@@ -1,0 +1,311 @@
+"""The durable spool: events committed to SQLite until a destination acknowledges them.
+
+Events are leased, then acknowledged (deleted) or released. A lease names
+its owner (process id and a per-spool token); leases of processes that died
+are released when a spool is opened, so a crash between lease and
+acknowledgement loses nothing. Such events may already have arrived; when
+they are delivered again they are counted as possible duplicates.
+
+The database uses WAL with ``synchronous=NORMAL``: a committed event
+survives the process being killed; ``fsync=True`` makes it survive power
+loss too, at the cost of one fsync per commit. Files are created 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..errors import ConfigurationError, SpoolError, SpoolFullError
+from ..severity import Severity
+from ..transports.base import EncodedEvent
+
+__all__ = ["DeadLetter", "Spool", "SpooledEvent"]
+
+SPOOL_FILENAME = "mozdef-spool.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    severity TEXT NOT NULL,
+    created REAL NOT NULL,
+    lease_owner TEXT,
+    leased_before INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_by_destination ON events (destination, lease_owner, id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    severity TEXT NOT NULL,
+    created REAL NOT NULL,
+    failed REAL NOT NULL,
+    error TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledEvent:
+    """A leased event: its row id, the event, when it was spooled, and whether
+    an earlier holder may have delivered it already."""
+
+    id: int
+    event: EncodedEvent
+    created: float
+    maybe_duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event a destination refused for good, with the reason."""
+
+    destination: str
+    payload: bytes
+    error: str
+    failed_at: float
+    severity: Severity = Severity.INFO
+
+
+class Spool:
+    """An SQLite spool shared by a client's destinations (one file per directory)."""
+
+    def __init__(self, directory: str, *, max_bytes: int, fsync: bool = False) -> None:
+        self.path = os.path.join(directory, SPOOL_FILENAME)
+        self._directory = directory
+        self._max_bytes = max_bytes
+        self._fsync = fsync
+        self._prepare_directory()
+        self._reset()
+        self._connection().executescript(_SCHEMA)
+        with self._write() as db:
+            self._release_dead_owners(db)
+            self._bytes = int(
+                db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events").fetchone()[0]
+            )
+
+    def _reset(self) -> None:
+        self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
+        _LIVE_OWNERS.add(self._owner)
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._bytes_lock = threading.Lock()
+
+    def reset_after_fork(self) -> None:
+        # SQLite connections must not cross fork(): the child opens its own,
+        # under its own lease owner.
+        self._reset()
+
+    def _prepare_directory(self) -> None:
+        try:
+            os.makedirs(self._directory, mode=0o700, exist_ok=True)
+            if not os.path.exists(self.path):
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create the spool in {self._directory!r}: {exc.strerror}"
+            ) from exc
+        if not os.access(self._directory, os.W_OK) or not os.access(self.path, os.W_OK):
+            raise ConfigurationError(f"the spool directory {self._directory!r} is not writable")
+
+    def _connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None or self._pid != os.getpid():
+            # A thread's own connection; isolation_level=None: we say BEGIN.
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                 check_same_thread=False)  # fmt: skip
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if self._fsync else 'NORMAL'}")
+            self._local.db = db
+        return db
+
+    class _Transaction:
+        def __init__(self, spool: Spool) -> None:
+            self._spool = spool
+            self._db = spool._connection()
+
+        def __enter__(self) -> sqlite3.Connection:
+            self._db.execute("BEGIN IMMEDIATE")
+            return self._db
+
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            if exc_type is None:
+                self._db.execute("COMMIT")
+            else:
+                self._db.execute("ROLLBACK")
+
+    def _write(self) -> Spool._Transaction:
+        return Spool._Transaction(self)
+
+    # -- writing ---------------------------------------------------------
+
+    def append(self, destinations: Sequence[str], events: Sequence[EncodedEvent]) -> None:
+        """Commit ``events`` for each of ``destinations``; all or nothing.
+
+        Raises:
+            SpoolFullError: the spool would pass its byte cap.
+            SpoolError: the disk is full, read-only, or the database is damaged.
+        """
+        size = sum(len(e.payload) for e in events) * len(destinations)
+        with self._bytes_lock:
+            if self._bytes + size > self._max_bytes:
+                raise SpoolFullError(
+                    f"the spool {self.path} is at its cap of {self._max_bytes} bytes"
+                )
+            self._bytes += size
+        now = time.time()
+        rows = [(d, e.payload, e.severity.value, now) for d in destinations for e in events]
+        try:
+            with self._write() as db:
+                db.executemany(
+                    "INSERT INTO events (destination, payload, severity, created) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            with self._bytes_lock:
+                self._bytes -= size
+            raise SpoolError(f"cannot write the spool {self.path}: {exc}") from exc
+
+    # -- the worker's side -------------------------------------------------
+
+    def lease(self, destination: str, max_events: int, max_bytes: int) -> list[SpooledEvent]:
+        """Lease the oldest unleased events of ``destination``, up to the limits."""
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT id, payload, severity, created, leased_before FROM events "
+                "WHERE destination = ? AND lease_owner IS NULL ORDER BY id LIMIT ?",
+                (destination, max_events),
+            ).fetchall()
+            leased: list[SpooledEvent] = []
+            size = 0
+            for row_id, payload, severity, created, leased_before in rows:
+                if leased and size + len(payload) > max_bytes:
+                    break
+                size += len(payload)
+                event = EncodedEvent(bytes(payload), Severity(severity))
+                leased.append(SpooledEvent(row_id, event, created, bool(leased_before)))
+            db.executemany(
+                "UPDATE events SET lease_owner = ?, leased_before = 1 WHERE id = ?",
+                [(self._owner, e.id) for e in leased],
+            )
+        return leased
+
+    def ack(self, items: Iterable[SpooledEvent]) -> None:
+        """The destination has these events: delete them."""
+        items = list(items)
+        if not items:
+            return
+        with self._write() as db:
+            db.executemany("DELETE FROM events WHERE id = ?", [(e.id,) for e in items])
+        self._forget_bytes(items)
+
+    def release(self, items: Iterable[SpooledEvent]) -> None:
+        """Give leased events back, known undelivered (no duplicate if sent again)."""
+        with self._write() as db:
+            db.executemany(
+                "UPDATE events SET lease_owner = NULL, leased_before = 0 WHERE id = ?",
+                [(e.id,) for e in items],
+            )
+
+    def dead_letter(self, destination: str, items: Sequence[SpooledEvent], error: str) -> None:
+        """Move events a destination refused for good to the dead-letter table."""
+        now = time.time()
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO dead_letters (destination, payload, severity, created, failed, error)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(destination, e.event.payload, e.event.severity.value, e.created, now, error)
+                 for e in items],
+            )  # fmt: skip
+            db.executemany("DELETE FROM events WHERE id = ?", [(e.id,) for e in items])
+        self._forget_bytes(items)
+
+    def add_dead_letters(
+        self, destination: str, events: Sequence[EncodedEvent], error: str
+    ) -> None:
+        """Record dead letters that never were in the events table."""
+        now = time.time()
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO dead_letters (destination, payload, severity, created, failed, error)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(destination, e.payload, e.severity.value, now, now, error) for e in events],
+            )
+
+    def dead_letters(self) -> list[DeadLetter]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT destination, payload, error, failed, severity FROM dead_letters ORDER BY id"
+            )
+            .fetchall()
+        )
+        return [DeadLetter(d, bytes(p), e, f, Severity(s)) for d, p, e, f, s in rows]
+
+    def take_dead_letters(self) -> list[DeadLetter]:
+        """Remove and return every dead letter (to replay them)."""
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT destination, payload, error, failed, severity FROM dead_letters ORDER BY id"
+            ).fetchall()
+            db.execute("DELETE FROM dead_letters")
+        return [DeadLetter(d, bytes(p), e, f, Severity(s)) for d, p, e, f, s in rows]
+
+    def pending(self, destination: str | None = None) -> int:
+        """Events waiting in the spool (for one destination, or all)."""
+        db = self._connection()
+        if destination is None:
+            return int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        query = "SELECT COUNT(*) FROM events WHERE destination = ?"
+        return int(db.execute(query, (destination,)).fetchone()[0])
+
+    def close(self) -> None:
+        _LIVE_OWNERS.discard(self._owner)
+        db = getattr(self._local, "db", None)
+        if db is not None and self._pid == os.getpid():
+            db.close()
+        self._local = threading.local()
+
+    def _forget_bytes(self, items: Sequence[SpooledEvent]) -> None:
+        with self._bytes_lock:
+            self._bytes -= sum(len(e.event.payload) for e in items)
+
+    def _release_dead_owners(self, db: sqlite3.Connection) -> None:
+        owners = [row[0] for row in db.execute(
+            "SELECT DISTINCT lease_owner FROM events WHERE lease_owner IS NOT NULL"
+        )]  # fmt: skip
+        dead = [owner for owner in owners if not _process_alive(owner)]
+        # leased_before stays 1: these may have arrived before the crash.
+        db.executemany("UPDATE events SET lease_owner = NULL WHERE lease_owner = ?",
+                       [(owner,) for owner in dead])  # fmt: skip
+
+
+# Lease owners of the spools open in this process. A lease that names this
+# process's pid but none of these was left by an earlier process that had the
+# same pid (common in containers, where the program is often pid 1).
+_LIVE_OWNERS: set[str] = set()
+
+
+def _process_alive(owner: str) -> bool:
+    try:
+        pid = int(owner.split(":", 1)[0])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return owner in _LIVE_OWNERS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
