@@ -34,11 +34,15 @@ from .legacy import (
 )
 from .severity import Facility, Severity
 from .transports import (
+    AMQPOptions,
+    AMQPTransport,
     EncodedEvent,
     FileTransport,
     HTTPOptions,
     HTTPTransport,
     PartialDeliveryError,
+    RemoteSyslogOptions,
+    RemoteSyslogTransport,
     SQSOptions,
     SQSTransport,
     SyslogOptions,
@@ -48,6 +52,8 @@ from .transports import (
 from .validation import validate_document
 
 __all__ = [
+    "AMQPOptions",
+    "AMQPTransport",
     "Client",
     "ConfigurationError",
     "DeliveryError",
@@ -71,6 +77,8 @@ __all__ = [
     "MozDefVulnerability",
     "PartialDeliveryError",
     "PermanentError",
+    "RemoteSyslogOptions",
+    "RemoteSyslogTransport",
     "RetryableError",
     "SQSOptions",
     "SQSTransport",

@@ -2,8 +2,19 @@
 
 - ``https://host/events`` (one event a request), ``https://host/_bulk`` (NDJSON)
 - ``sqs://queue-name?region=us-west-2&account=012345678901&endpoint_url=...``
+- ``amqp://user:password@host:5672/vhost?exchange=eventtask&routing_key=eventtask``,
+  ``amqps://...`` (TLS); the vhost is one path segment (``%2F`` for ``/``); a
+  user without a password takes it from ``MOZDEF_AMQP_PASSWORD``
 - ``syslog:`` (``/dev/log``), ``syslog:///run/custom.sock?facility=local0&ident=app``
+- ``syslog+udp://host:514``, ``syslog+tcp://host:514``, ``syslog+tls://host:6514``,
+  with ``format=rfc5424|rfc3164``, ``facility``, ``app_name``, ``hostname``,
+  ``max_message_bytes``, ``timeout``
 - ``file:///var/log/events.jsonl``, or ``-`` for standard output
+
+TLS destinations (``amqps``, ``syslog+tls``) take ``verify``, ``ca_bundle``,
+``client_cert``, ``client_key`` and ``server_name`` parameters; the TLS
+settings of the ``http`` options (a Client's ``verify``, ``ca_bundle``,
+``client_cert``, ``client_key``) are their defaults.
 
 Errors name the part of the URL that is wrong and never echo credentials.
 """
@@ -11,18 +22,40 @@ Errors name the part of the URL that is wrong and never echo credentials.
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qs, unquote, urlsplit
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from .errors import ConfigurationError
+from .transports.amqp import AMQPOptions, AMQPTransport
 from .transports.base import Transport
 from .transports.file import FileTransport
 from .transports.http import HTTPOptions, HTTPTransport
+from .transports.remote_syslog import RemoteSyslogOptions, RemoteSyslogTransport
 from .transports.sqs import SQSOptions, SQSTransport
 from .transports.syslog import SyslogOptions, SyslogTransport
 
-__all__ = ["ENVIRONMENT_VARIABLE", "transport_from_url", "url_from_environment"]
+__all__ = [
+    "AMQP_PASSWORD_VARIABLE",
+    "ENVIRONMENT_VARIABLE",
+    "transport_from_url",
+    "url_from_environment",
+]
 
 ENVIRONMENT_VARIABLE = "MOZDEF_URL"
+#: The AMQP password for a URL that names a user but no password.
+AMQP_PASSWORD_VARIABLE = "MOZDEF_AMQP_PASSWORD"
+
+_TLS_PARAMETERS = {"verify", "ca_bundle", "client_cert", "client_key", "server_name"}
+_SYSLOG_PARAMETERS = {"format", "facility", "app_name", "hostname", "max_message_bytes", "timeout"}
+_AMQP_PARAMETERS = {
+    "exchange", "routing_key", "declare", "heartbeat", "connect_timeout", "blocked_timeout",
+}  # fmt: skip
+_UNESCAPED_PASSWORD = (
+    "{scheme}:// URL has an '@' after its host; in a user name or password, write "
+    "'/' as %2F, '?' as %3F, '#' as %23 and '@' as %40"
+)
+_SCHEMES = "https, http, sqs, amqp, amqps, syslog, syslog+udp, syslog+tcp, syslog+tls or file"
 
 
 def url_from_environment() -> str:
@@ -42,7 +75,8 @@ def transport_from_url(url: str, http: HTTPOptions | None = None) -> Transport:
 
     Args:
         url: a destination URL (see the module docstring).
-        http: options for HTTP(S) destinations.
+        http: options for HTTP(S) destinations; their TLS settings are the
+            defaults for the other TLS destinations.
 
     Raises:
         ConfigurationError: the URL cannot be used; the message names the part.
@@ -52,71 +86,251 @@ def transport_from_url(url: str, http: HTTPOptions | None = None) -> Transport:
     if url == "-":
         return FileTransport("-")
     scheme, sep, _ = url.partition(":")
-    if not sep:
+    if not sep or not scheme:
         raise ConfigurationError(
             "destination URL has no scheme; expected e.g. https://host/events, sqs://queue, "
-            "syslog:, file:///path"
+            "amqp://host, syslog:, syslog+udp://host, file:///path"
         )
     scheme = scheme.lower()
+    builder = _BUILDERS.get(scheme)
+    if builder is None:
+        # Only the scheme is shown: the rest may hold credentials.
+        raise ConfigurationError(
+            f"unsupported destination scheme {_shown(scheme, url)}; expected {_SCHEMES}"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise ConfigurationError(_netloc_problem(url, scheme)) from None
     if scheme in ("http", "https"):
-        return HTTPTransport(url, http)
-    parts = urlsplit(url)
-    query = _query(parts.query)
-    if scheme == "syslog":
-        known = {"facility", "ident", "max_message_bytes"}
-        _reject_unknown(query, known, scheme)
-        return SyslogTransport(
-            SyslogOptions(
-                socket_path=unquote(parts.path) or "/dev/log",
-                facility=query.get("facility", "user"),  # type: ignore[arg-type]
-                ident=query.get("ident"),
-                max_message_bytes=_int(query, "max_message_bytes", 8192),
-            )
+        after_host = parts.path
+    else:
+        after_host = url.partition(parts.netloc)[2] if parts.netloc else ""
+    if "@" in after_host:
+        # Most likely a password with an unescaped '/', '?' or '#' that ended
+        # the authority early; going on would show part of it as a path.
+        raise ConfigurationError(_UNESCAPED_PASSWORD.format(scheme=scheme))
+    return builder(url, scheme, parts, http or HTTPOptions())
+
+
+def _http(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+    _require_host(parts, scheme)
+    return HTTPTransport(url, http)
+
+
+def _sqs(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+    query = _query(parts.query, {"region", "account", "endpoint_url"}, scheme)
+    _reject_userinfo(parts, scheme)
+    if not parts.hostname:
+        raise ConfigurationError("sqs:// URL has no queue name (sqs://QUEUE?region=...)")
+    return SQSTransport(
+        SQSOptions(
+            queue_name=unquote(parts.netloc),
+            region=query.get("region"),
+            account_id=query.get("account"),
+            endpoint_url=query.get("endpoint_url"),
         )
-    if scheme == "sqs":
-        _reject_unknown(query, {"region", "account", "endpoint_url"}, scheme)
-        if not parts.hostname:
-            raise ConfigurationError("sqs:// URL has no queue name (sqs://QUEUE?region=...)")
-        return SQSTransport(
-            SQSOptions(
-                queue_name=unquote(parts.netloc),
-                region=query.get("region"),
-                account_id=query.get("account"),
-                endpoint_url=query.get("endpoint_url"),
-            )
-        )
-    if scheme == "file":
-        _reject_unknown(query, set(), scheme)
-        if parts.netloc not in ("", "localhost") or not parts.path:
-            raise ConfigurationError("file: URL must be file:///absolute/path")
-        return FileTransport(unquote(parts.path))
-    raise ConfigurationError(
-        f"unsupported destination scheme {scheme!r}; expected http, https, sqs, syslog or file"
     )
 
 
-def _query(text: str) -> dict[str, str]:
+def _amqp(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+    tls = scheme == "amqps"
+    query = _query(parts.query, _AMQP_PARAMETERS | (_TLS_PARAMETERS if tls else set()), scheme)
+    host = _require_host(parts, scheme)
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if "/" in path:
+        raise ConfigurationError(
+            f"the vhost in an {scheme}:// URL is one path segment; write a '/' in it as %2F"
+        )
+    username, password = "guest", "guest"
+    if parts.username is not None:
+        username = unquote(parts.username)
+        password = (
+            unquote(parts.password)
+            if parts.password is not None
+            else os.environ.get(AMQP_PASSWORD_VARIABLE, "")
+        )
+    extra: dict[str, Any] = {}
+    if "exchange" in query:
+        extra["exchange"] = query["exchange"]
+    if "routing_key" in query:
+        extra["routing_key"] = query["routing_key"]
+    if "declare" in query:
+        extra["declare"] = _choice(query, "declare", ("passive", "active"))
+    if "heartbeat" in query:
+        extra["heartbeat"] = _int(query, "heartbeat")
+    for key in ("connect_timeout", "blocked_timeout"):
+        if key in query:
+            extra[key] = _seconds(query, key)
+    if tls:
+        extra.update(_tls(query, http))
+    return AMQPTransport(
+        AMQPOptions(
+            host=host,
+            port=parts.port,
+            virtual_host=unquote(path) or "/",
+            username=username,
+            password=password,
+            tls=tls,
+            **extra,
+        )
+    )
+
+
+def _local_syslog(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+    query = _query(parts.query, {"facility", "ident", "max_message_bytes"}, scheme)
+    if parts.netloc:
+        raise ConfigurationError(
+            "syslog: names the local syslog socket (syslog: or syslog:///path); for a "
+            "server use syslog+udp://, syslog+tcp:// or syslog+tls://"
+        )
+    return SyslogTransport(
+        SyslogOptions(
+            socket_path=unquote(parts.path) or "/dev/log",
+            facility=query.get("facility", "user"),  # type: ignore[arg-type]
+            ident=query.get("ident"),
+            max_message_bytes=_int(query, "max_message_bytes", 8192),
+        )
+    )
+
+
+def _remote_syslog(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+    protocol = scheme.removeprefix("syslog+")
+    tls = protocol == "tls"
+    query = _query(parts.query, _SYSLOG_PARAMETERS | (_TLS_PARAMETERS if tls else set()), scheme)
+    _reject_userinfo(parts, scheme)
+    host = _require_host(parts, scheme)
+    if parts.path not in ("", "/"):
+        raise ConfigurationError(f"a {scheme}:// URL has no path; put options after '?'")
+    extra: dict[str, Any] = {}
+    if "format" in query:
+        extra["format"] = _choice(query, "format", ("rfc5424", "rfc3164"))
+    for key in ("facility", "app_name", "hostname"):
+        if key in query:
+            extra[key] = query[key]
+    if "max_message_bytes" in query:
+        extra["max_message_bytes"] = _int(query, "max_message_bytes")
+    if "timeout" in query:
+        extra["timeout"] = _seconds(query, "timeout")
+    if tls:
+        extra.update(_tls(query, http))
+    return RemoteSyslogTransport(
+        RemoteSyslogOptions(host=host, port=parts.port, protocol=protocol, **extra)  # type: ignore[arg-type]
+    )
+
+
+def _file(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+    _query(parts.query, set(), scheme)
+    if parts.netloc not in ("", "localhost") or not parts.path:
+        raise ConfigurationError("file: URL must be file:///absolute/path")
+    return FileTransport(unquote(parts.path))
+
+
+_Builder = Callable[[str, str, SplitResult, HTTPOptions], Transport]
+_BUILDERS: dict[str, _Builder] = {
+    "http": _http,
+    "https": _http,
+    "sqs": _sqs,
+    "amqp": _amqp,
+    "amqps": _amqp,
+    "syslog": _local_syslog,
+    "syslog+udp": _remote_syslog,
+    "syslog+tcp": _remote_syslog,
+    "syslog+tls": _remote_syslog,
+    "file": _file,
+}
+
+
+def _tls(query: dict[str, str], http: HTTPOptions) -> dict[str, Any]:
+    """TLS options from the URL, falling back to the HTTP options' settings."""
+    return {
+        "verify": _bool(query, "verify") if "verify" in query else http.verify,
+        "ca_bundle": query.get("ca_bundle", http.ca_bundle),
+        "client_cert": query.get("client_cert", http.client_cert),
+        "client_key": query.get("client_key", http.client_key),
+        "server_name": query.get("server_name"),
+    }
+
+
+def _require_host(parts: SplitResult, scheme: str) -> str:
+    if not parts.hostname:
+        raise ConfigurationError(f"{scheme}:// URL has no host")
+    return unquote(parts.hostname)
+
+
+def _reject_userinfo(parts: SplitResult, scheme: str) -> None:
+    if "@" in parts.netloc:
+        raise ConfigurationError(f"a {scheme}:// URL takes no user name or password")
+
+
+def _netloc_problem(url: str, scheme: str) -> str:
+    """Why urlsplit refused ``url``: a bad port or a bad IPv6 address."""
+    authority = _authority(url)
+    hostport = authority.rpartition("@")[2]
+    if hostport.count("[") != hostport.count("]"):
+        return f"{scheme}:// URL has an unclosed '[' or ']' around an IPv6 host"
+    port = hostport.rpartition("]")[2].rpartition(":")[2]
+    if "@" in url and "@" not in authority:
+        return _UNESCAPED_PASSWORD.format(scheme=scheme)
+    return f"{scheme}:// URL has port {_shown(port, url)}; a port is a number from 1 to 65535"
+
+
+def _authority(url: str) -> str:
+    """The authority part of ``url`` (what follows ``//`` up to the path)."""
+    rest = url.partition("//")[2]
+    for stop in "/?#":
+        rest = rest.partition(stop)[0]
+    return rest
+
+
+def _shown(value: str, url: str) -> str:
+    # A value is echoed only when the URL cannot hold credentials, so a
+    # password mistaken for a port (an unescaped '/' in it) never shows.
+    return repr(value) if "@" not in url else "(not shown: the URL holds credentials)"
+
+
+def _query(text: str, known: set[str], scheme: str) -> dict[str, str]:
     result: dict[str, str] = {}
     for key, values in parse_qs(text, keep_blank_values=True).items():
+        if key not in known:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise ConfigurationError(
+                f"{scheme}: URL has unknown parameter {key!r}; allowed: {allowed}"
+            )
         if len(values) != 1:
             raise ConfigurationError(f"destination URL gives {key!r} more than once")
         result[key] = values[0]
     return result
 
 
-def _reject_unknown(query: dict[str, str], known: set[str], scheme: str) -> None:
-    unknown = sorted(set(query) - known)
-    if unknown:
-        allowed = ", ".join(sorted(known)) or "none"
-        raise ConfigurationError(
-            f"{scheme}: URL has unknown parameter {unknown[0]!r}; allowed: {allowed}"
-        )
-
-
-def _int(query: dict[str, str], key: str, default: int) -> int:
-    if key not in query:
+def _int(query: dict[str, str], key: str, default: int | None = None) -> int:
+    if key not in query and default is not None:
         return default
     try:
         return int(query[key])
     except ValueError:
         raise ConfigurationError(f"URL parameter {key!r} must be a whole number") from None
+
+
+def _seconds(query: dict[str, str], key: str) -> float:
+    try:
+        return float(query[key])
+    except ValueError:
+        raise ConfigurationError(f"URL parameter {key!r} must be a number of seconds") from None
+
+
+def _bool(query: dict[str, str], key: str) -> bool:
+    value = query[key].strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"URL parameter {key!r} must be true or false")
+
+
+def _choice(query: dict[str, str], key: str, choices: tuple[str, ...]) -> str:
+    value = query[key].strip().lower()
+    if value not in choices:
+        raise ConfigurationError(f"URL parameter {key!r} must be one of {', '.join(choices)}")
+    return value

@@ -12,23 +12,16 @@ import errno
 import os
 import socket
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigurationError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
+from ._syslog_format import rfc3164_header, syslog_priority
 from .base import EncodedEvent
 
 __all__ = ["SyslogOptions", "SyslogTransport", "syslog_priority"]
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def syslog_priority(facility: Facility, event: EncodedEvent) -> int:
-    """The PRI value: facility times eight plus the severity's number."""
-    return int(facility) * 8 + event.severity.syslog_priority
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,12 +70,9 @@ class SyslogTransport:
 
     def format(self, event: EncodedEvent) -> bytes:
         """The line sent for ``event``: ``<PRI>Mmm dd hh:mm:ss ident[pid]: json``."""
-        now = time.localtime()
-        stamp = f"{_MONTHS[now.tm_mon - 1]} {now.tm_mday:2d} {time.strftime('%H:%M:%S', now)}"
         ident = self._options.ident or default_processname()
         priority = syslog_priority(self._options.facility, event)
-        header = f"<{priority}>{stamp} {ident}[{os.getpid()}]: ".encode()
-        return header + event.payload
+        return rfc3164_header(priority, ident, os.getpid()) + event.payload
 
     def send(self, batch: Sequence[EncodedEvent]) -> None:
         lines = [self.format(event) for event in batch]

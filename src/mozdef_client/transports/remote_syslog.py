@@ -1,0 +1,325 @@
+"""Remote syslog transport: RFC 5424 (or RFC 3164) messages over UDP, TCP or TLS.
+
+- UDP (RFC 5426): one message per datagram.
+- TCP (RFC 6587) and TLS (RFC 5425): octet-counting framing, ``LEN SP MSG``,
+  so a message may hold any byte; TLS verifies the server's certificate
+  unless told not to.
+
+The message is the event's JSON after the syslog header, with the PRI taken
+from the event's severity and the configured facility.
+
+Syslog has no acknowledgement: an event counts as delivered once the socket
+took it, so a receiver that goes away can lose what was in flight. Before
+each batch a reused TCP or TLS connection is checked for a close from the
+server, and replaced if it was closed. Every transport has a size limit;
+a message over it raises :class:`EventTooLargeError` and nothing of the
+batch is sent: a cut JSON message is useless to MozDef.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import select
+import socket
+import ssl
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import (
+    ConfigurationError,
+    DeliveryError,
+    EventTooLargeError,
+    RetryableError,
+)
+from ..event import default_hostname, default_processname
+from ..severity import Facility
+from ._failures import batch_error
+from ._syslog_format import clean_header_field, rfc3164_header, rfc5424_header, syslog_priority
+from .base import EncodedEvent
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_PORTS",
+    "UDP_MAX_MESSAGE_BYTES",
+    "RemoteSyslogOptions",
+    "RemoteSyslogTransport",
+]
+
+Protocol = Literal["udp", "tcp", "tls"]
+Format = Literal["rfc5424", "rfc3164"]
+
+DEFAULT_PORTS: dict[str, int] = {"udp": 514, "tcp": 514, "tls": 6514}
+#: RFC 5426 asks receivers to take 2048-byte datagrams; RFC 5425 asks for 8192.
+DEFAULT_MAX_MESSAGE_BYTES: dict[str, int] = {"udp": 2048, "tcp": 8192, "tls": 8192}
+#: The largest UDP payload IPv4 can carry.
+UDP_MAX_MESSAGE_BYTES = 65507
+_STREAM_MAX_MESSAGE_BYTES = 1 << 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoteSyslogOptions:
+    """Which syslog server, over what, in which format.
+
+    Args:
+        host, port: the server (port 514, or 6514 for TLS).
+        protocol: ``"udp"``, ``"tcp"`` or ``"tls"``.
+        format: ``"rfc5424"`` (default) or ``"rfc3164"`` (BSD syslog).
+        facility: a :class:`Facility`, its name (``"local0"``) or number.
+        app_name: APP-NAME / TAG in the header (default: this program's name).
+        hostname: HOSTNAME in the header (default: this host's FQDN; its
+            first label for RFC 3164, which allows no domain).
+        max_message_bytes: the largest message, header included, framing not
+            (default 2048 for UDP, at most 65507; 8192 for TCP and TLS).
+        timeout: seconds for connecting, the TLS handshake and each write.
+        verify: check the TLS server's certificate and name (on by default).
+        ca_bundle: a PEM file of CAs to trust instead of the system's.
+        client_cert, client_key: PEM files for mutual TLS.
+        server_name: the name to verify the certificate against (default: host).
+    """
+
+    host: str
+    port: int | None = None
+    protocol: Protocol = "udp"
+    format: Format = "rfc5424"
+    facility: Facility = Facility.USER
+    app_name: str | None = None
+    hostname: str | None = None
+    max_message_bytes: int | None = None
+    timeout: float = 10.0
+    verify: bool = True
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    server_name: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "facility", Facility.parse(self.facility))
+        if not isinstance(self.host, str) or not self.host:
+            raise ConfigurationError("syslog host must be a non-empty string")
+        if self.protocol not in DEFAULT_PORTS:
+            raise ConfigurationError(
+                f"syslog protocol must be 'udp', 'tcp' or 'tls', not {self.protocol!r}"
+            )
+        if self.format not in ("rfc5424", "rfc3164"):
+            raise ConfigurationError(
+                f"syslog format must be 'rfc5424' or 'rfc3164', not {self.format!r}"
+            )
+        if self.port is not None and not _is_port(self.port):
+            raise ConfigurationError("syslog port must be a whole number from 1 to 65535")
+        for label in ("app_name", "hostname"):
+            value = getattr(self, label)
+            if value is not None and (
+                not isinstance(value, str) or not value or clean_header_field(value, 255) != value
+            ):
+                raise ConfigurationError(f"syslog {label} must be printable ASCII without spaces")
+        if self.app_name is not None and len(self.app_name) > 48:
+            raise ConfigurationError("syslog app_name must be at most 48 characters (RFC 5424)")
+        limit = self.max_message_bytes
+        highest = UDP_MAX_MESSAGE_BYTES if self.protocol == "udp" else _STREAM_MAX_MESSAGE_BYTES
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 480 <= limit <= highest
+        ):
+            raise ConfigurationError(
+                f"max_message_bytes for syslog over {self.protocol} must be a whole number "
+                f"from 480 to {highest}"
+            )
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)):
+            raise ConfigurationError("syslog timeout must be a positive number of seconds")
+        if self.timeout <= 0:
+            raise ConfigurationError("syslog timeout must be a positive number of seconds")
+        for label in ("ca_bundle", "client_cert", "client_key", "server_name"):
+            if getattr(self, label) is not None and self.protocol != "tls":
+                raise ConfigurationError(f"syslog {label} needs protocol 'tls'")
+        for label in ("ca_bundle", "client_cert", "client_key"):
+            path = getattr(self, label)
+            if path is not None and not os.path.isfile(path):
+                raise ConfigurationError(f"{label} {path!r} is not a readable file")
+        if self.client_key is not None and self.client_cert is None:
+            raise ConfigurationError("client_key needs client_cert")
+
+    @property
+    def effective_port(self) -> int:
+        """The port, or the protocol's usual one."""
+        return self.port if self.port is not None else DEFAULT_PORTS[self.protocol]
+
+    @property
+    def effective_max_message_bytes(self) -> int:
+        """The size limit, or the protocol's default."""
+        if self.max_message_bytes is not None:
+            return self.max_message_bytes
+        return DEFAULT_MAX_MESSAGE_BYTES[self.protocol]
+
+
+class RemoteSyslogTransport:
+    """Sends events to a syslog server over UDP, TCP or TLS."""
+
+    def __init__(self, options: RemoteSyslogOptions) -> None:
+        self._options = options
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        self.name = f"syslog+{options.protocol}://{host}:{options.effective_port}"
+        self._limit = options.effective_max_message_bytes
+        self._context = _ssl_context(options) if options.protocol == "tls" else None
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._pid = os.getpid()
+
+    def __repr__(self) -> str:
+        return f"RemoteSyslogTransport({self.name!r}, format={self._options.format!r})"
+
+    def format(self, event: EncodedEvent) -> bytes:
+        """The syslog message for ``event``, without the transport's framing."""
+        options = self._options
+        priority = syslog_priority(options.facility, event)
+        app_name = options.app_name or clean_header_field(default_processname(), 48)
+        if options.format == "rfc3164":
+            hostname = options.hostname or clean_header_field(_short(default_hostname()), 255)
+            return rfc3164_header(priority, app_name, os.getpid(), hostname) + event.payload
+        hostname = options.hostname or clean_header_field(default_hostname(), 255)
+        header = rfc5424_header(priority, hostname, app_name, str(os.getpid()))
+        return header + event.payload
+
+    def frame(self, message: bytes) -> bytes:
+        """``message`` as it goes on the wire: octet-counted on TCP and TLS."""
+        if self._options.protocol == "udp":
+            return message
+        return b"%d %s" % (len(message), message)
+
+    def send(self, batch: Sequence[EncodedEvent]) -> None:
+        messages = [self.format(event) for event in batch]
+        # Every size is checked before anything is sent, so a batch is never
+        # half-sent for that reason.
+        for index, message in enumerate(messages):
+            if len(message) > self._limit:
+                raise EventTooLargeError(
+                    f"event {index} is {len(message)} bytes as a syslog message; "
+                    f"{self.name} takes at most {self._limit} (max_message_bytes)",
+                    destination=self.name,
+                )
+        if not messages:
+            return
+        with self._lock:
+            sock = self._connected()
+            for index, message in enumerate(messages):
+                try:
+                    sock.sendall(self.frame(message))
+                except OSError as exc:
+                    self._disconnect()
+                    error = RetryableError(
+                        f"could not write to {self.name}: {_describe(exc)}", destination=self.name
+                    )
+                    error.__cause__ = exc
+                    # Earlier messages were handed over; this one and the rest were not.
+                    failures: dict[int, DeliveryError] = dict.fromkeys(
+                        range(index, len(messages)), error
+                    )
+                    raise batch_error(failures, len(messages), self.name) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._disconnect()
+
+    def _connected(self) -> socket.socket:
+        if self._pid != os.getpid():
+            # A forked child opens its own connection; closing our copy of the
+            # parent's socket does not disturb the parent's.
+            self._disconnect()
+            self._pid = os.getpid()
+        if self._socket is not None:
+            if self._options.protocol == "udp" or not _peer_closed(self._socket):
+                return self._socket
+            self._disconnect()
+        try:
+            self._socket = self._connect()
+        except OSError as exc:
+            raise RetryableError(
+                f"could not connect to {self.name}: {_describe(exc)}", destination=self.name
+            ) from exc
+        return self._socket
+
+    def _connect(self) -> socket.socket:
+        options = self._options
+        address = (options.host, options.effective_port)
+        if options.protocol == "udp":
+            family, kind, proto, _, target = socket.getaddrinfo(*address, type=socket.SOCK_DGRAM)[0]
+            sock = socket.socket(family, kind, proto)
+            sock.settimeout(options.timeout)
+            try:
+                sock.connect(target)
+            except OSError:
+                sock.close()
+                raise
+            return sock
+        sock = socket.create_connection(address, timeout=options.timeout)
+        if self._context is None:
+            return sock
+        try:
+            return self._context.wrap_socket(
+                sock, server_hostname=options.server_name or options.host
+            )
+        except OSError:
+            sock.close()
+            raise
+
+    def _disconnect(self) -> None:
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """Whether the server closed a connection we only ever write to.
+
+    A syslog server sends nothing, so a readable socket means a close (or
+    a reset), except on TLS, where session tickets may arrive at any time.
+    """
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    if not readable:
+        return False
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return sock.recv(4096) == b""
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False  # only TLS housekeeping arrived
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
+
+
+def _ssl_context(options: RemoteSyslogOptions) -> ssl.SSLContext:
+    try:
+        context = ssl.create_default_context(cafile=options.ca_bundle)
+        if options.client_cert:
+            context.load_cert_chain(options.client_cert, options.client_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigurationError(
+            f"cannot load the syslog TLS certificates: {exc.strerror or exc}"
+        ) from exc
+    if not options.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _short(hostname: str) -> str:
+    """The first label of a domain name (RFC 3164 allows no domain), or an IP address."""
+    try:
+        ipaddress.ip_address(hostname)
+    except ValueError:
+        return hostname.split(".")[0]
+    return hostname
+
+
+def _is_port(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+
+
+def _describe(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
