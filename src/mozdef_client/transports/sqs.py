@@ -79,10 +79,12 @@ class SQSTransport:
         return f"SQSTransport({self._options.queue_name!r}, region={self._options.region!r})"
 
     def send(self, batch: Sequence[EncodedEvent]) -> None:
-        for index, event in enumerate(batch):
-            if len(event.payload) > SQS_MAX_BODY_BYTES:
+        bodies = [_message_body(event.payload) for event in batch]
+        for index, body in enumerate(bodies):
+            size = len(body.encode("utf-8"))
+            if size > SQS_MAX_BODY_BYTES:
                 raise EventTooLargeError(
-                    f"event {index} is {len(event.payload)} bytes in UTF-8; an SQS message "
+                    f"event {index} is {size} bytes in UTF-8; an SQS message "
                     f"body holds at most {SQS_MAX_BODY_BYTES}",
                     destination=self.name,
                 )
@@ -90,18 +92,19 @@ class SQSTransport:
             return
         client, queue_url = self._connected()
         if len(batch) == 1:
-            self._call(client.send_message, QueueUrl=queue_url,
-                       MessageBody=batch[0].payload.decode("utf-8"))  # fmt: skip
+            self._call(client.send_message, QueueUrl=queue_url, MessageBody=bodies[0])
             return
         failures: dict[int, DeliveryError] = {}
-        for start, chunk in _chunks(batch):
+        call_errors: list[DeliveryError] = []
+        for start, chunk in _chunks(bodies):
             entries: list[Any] = [
-                {"Id": str(start + offset), "MessageBody": event.payload.decode("utf-8")}
-                for offset, event in enumerate(chunk)
+                {"Id": str(start + offset), "MessageBody": body}
+                for offset, body in enumerate(chunk)
             ]
             try:
                 result = self._call(client.send_message_batch, QueueUrl=queue_url, Entries=entries)
             except DeliveryError as exc:
+                call_errors.append(exc)
                 failures.update({start + offset: exc for offset in range(len(chunk))})
                 continue
             for failed in result.get("Failed", []):
@@ -110,6 +113,10 @@ class SQSTransport:
                     f"{self.name} refused an entry: {failed.get('Code')}: {failed.get('Message')}",
                     destination=self.name,
                 )
+        if call_errors and len(failures) == len(batch):
+            # Nothing arrived: the call's own (retryable or permanent) error says
+            # more than a partial failure would.
+            raise call_errors[0]
         if failures:
             raise PartialDeliveryError(
                 f"{len(failures)} of {len(batch)} events were not accepted by {self.name}",
@@ -157,18 +164,31 @@ class SQSTransport:
             raise RetryableError(f"{self.name}: {exc}", destination=self.name) from exc
 
 
-def _chunks(batch: Sequence[EncodedEvent]) -> list[tuple[int, Sequence[EncodedEvent]]]:
+def _message_body(payload: bytes) -> str:
+    """The JSON text as SQS takes it.
+
+    SQS refuses U+FFFE and U+FFFF in a body, though JSON allows them raw; they
+    can only occur inside JSON strings, where a ``\\uXXXX`` escape means the same.
+    """
+    text = payload.decode("utf-8")
+    if "\ufffe" in text or "\uffff" in text:
+        text = text.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
+    return text
+
+
+def _chunks(bodies: Sequence[str]) -> list[tuple[int, Sequence[str]]]:
     """Split into SendMessageBatch calls: at most 10 entries and 256 KiB each."""
-    chunks: list[tuple[int, Sequence[EncodedEvent]]] = []
+    chunks: list[tuple[int, Sequence[str]]] = []
     start, size = 0, 0
-    for index, event in enumerate(batch):
+    for index, body in enumerate(bodies):
         count = index - start
-        too_big = size + len(event.payload) > SQS_MAX_BATCH_BYTES
+        length = len(body.encode("utf-8"))
+        too_big = size + length > SQS_MAX_BATCH_BYTES
         if count and (count == SQS_MAX_BATCH_ENTRIES or too_big):
-            chunks.append((start, batch[start:index]))
+            chunks.append((start, bodies[start:index]))
             start, size = index, 0
-        size += len(event.payload)
-    chunks.append((start, batch[start:]))
+        size += length
+    chunks.append((start, bodies[start:]))
     return chunks
 
 
@@ -179,7 +199,14 @@ def _make_client(options: SQSOptions) -> SQSClient:
         raise ConfigurationError(
             "SQS delivery needs boto3: pip install 'mozdef-client[sqs]'"
         ) from exc
-    kwargs: dict[str, Any] = {}
+    from botocore.config import Config
+
+    # The delivery pipeline owns retries; botocore's default (five attempts
+    # with backoff, 60 s timeouts) would hold a synchronous send() for minutes.
+    kwargs: dict[str, Any] = {
+        "config": Config(connect_timeout=5, read_timeout=10,
+                         retries={"mode": "standard", "max_attempts": 2})
+    }  # fmt: skip
     if options.region:
         kwargs["region_name"] = options.region
     if options.endpoint_url:
