@@ -1,18 +1,24 @@
 """``mozdef-client demo``: send an event of each kind to a local receiver.
 
 Needs no MozDef: it starts the development receiver on a free loopback port,
-sends through the modern and the legacy API, and prints what arrived.
+sends an event of each kind through each delivery path (sync HTTP, background
+bulk, durable spool) and the 1.1 API, and prints what arrived.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .client import Client
+from .errors import MozDefError
 from .event import Event, Kind, VulnerabilityEvent
 from .legacy import MozDefEvent
 from .receiver import Receiver
+from .receiver_store import describe_event
 from .severity import Severity
 
 __all__ = ["run_demo", "sample_events"]
@@ -83,29 +89,84 @@ def sample_events() -> list[Event | VulnerabilityEvent]:
     ]
 
 
-def run_demo(out: TextIO) -> int:
-    """Run the demo, printing to ``out``; returns the process exit code."""
-    with Receiver() as receiver:
-        url = f"{receiver.base_url}/events"
-        out.write(f"development receiver listening on {receiver.base_url}\n")
-        client = Client(url)
+@dataclass(frozen=True)
+class _Path:
+    """One way of sending: a label, and what to call with the receiver."""
+
+    label: str
+    send: Callable[[Receiver, str], int]  # (receiver, spool dir) -> events sent
+
+
+def _sync(receiver: Receiver, spool_dir: str) -> int:
+    with Client(receiver.url) as client:
         for event in sample_events():
             client.send(event)
-        legacy = MozDefEvent(url)
-        legacy.summary = "sent through the mozdef_client 1.1 API"
-        legacy.tags = ["legacy", "demo"]
-        legacy.details = {"alert": False}
-        legacy.send()
-        client.close()
+    return len(sample_events())
+
+
+def _background(receiver: Receiver, spool_dir: str) -> int:
+    client = Client(receiver.bulk_url, mode="background")
+    for event in sample_events():
+        client.send(event)
+    client.close(timeout=10)
+    return len(sample_events())
+
+
+def _durable(receiver: Receiver, spool_dir: str) -> int:
+    client = Client(receiver.bulk_url, mode="durable", spool_dir=spool_dir)
+    for event in sample_events():
+        client.send(event)
+    client.close(timeout=10)
+    return len(sample_events())
+
+
+def _legacy(receiver: Receiver, spool_dir: str) -> int:
+    legacy = MozDefEvent(receiver.url)
+    legacy.summary = "sent through the mozdef_client 1.1 API"
+    legacy.tags = ["legacy", "demo"]
+    legacy.details = {"alert": False}
+    legacy.send()
+    return 1
+
+
+PATHS = (
+    _Path("sync HTTP, one event a request (Client, POST /events)", _sync),
+    _Path('background bulk (Client(mode="background"), POST /_bulk)', _background),
+    _Path('durable, through an on-disk spool (Client(mode="durable"), POST /_bulk)', _durable),
+    _Path("the 1.1 API (MozDefEvent.send(), POST /events)", _legacy),
+)
+
+
+def run_demo(out: TextIO) -> int:
+    """Run the demo, printing to ``out``; returns the process exit code."""
+    with Receiver() as receiver, tempfile.TemporaryDirectory(prefix="mozdef-demo-") as spool:
+        out.write(f"MozDef development receiver listening on {receiver.base_url}\n\n")
+        expected = 0
+        failed = False
+        for path in PATHS:
+            before = len(receiver.events)
+            try:
+                sent = path.send(receiver, spool)
+            except MozDefError as exc:
+                out.write(f"{path.label}: FAILED: {exc}\n\n")
+                failed = True
+                continue
+            expected += sent
+            receiver.wait_for_events(before + sent, timeout=10)
+            out.write(f"{path.label}\n")
+            for received in receiver.events[before:]:
+                out.write(f"  {describe_event(received)}\n")
+                for problem in received.errors:
+                    out.write(f"      error: {problem}\n")
+            out.write("\n")
         arrived = receiver.events
-    for received in arrived:
-        out.write(_describe(received.document) + "\n")
-    expected = len(sample_events()) + 1
-    out.write(f"{len(arrived)} of {expected} events arrived\n")
-    return 0 if len(arrived) == expected else 1
+    invalid = sum(1 for event in arrived if event.errors)
+    if arrived:
+        out.write(f"One of them, as MozDef stores it:\n{_pretty(arrived[0].document)}\n\n")
+    out.write(f"{len(arrived)} of {expected} events arrived, {invalid} of them invalid.\n")
+    ok = not failed and len(arrived) == expected and invalid == 0
+    return 0 if ok else 1
 
 
-def _describe(document: Any) -> str:
-    category = document.get("category") or "vulnerability"
-    summary = document.get("summary") or document.get("description")
-    return f"  [{category}] {summary}\n    {json.dumps(document, sort_keys=True)[:160]}..."
+def _pretty(document: Any) -> str:
+    return "\n".join("  " + line for line in json.dumps(document, indent=2).splitlines())

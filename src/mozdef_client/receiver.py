@@ -2,108 +2,423 @@
 
 Accepts ``POST``/``PUT /events`` (one JSON event), ``POST /_bulk`` (a JSON
 array or NDJSON; lines with an ``index`` key are skipped), ``/custom/<app>``
-and answers ``GET /status``. It answers 200 with an empty body, and 500 on
-invalid JSON, as MozDef does. Binds loopback by default; for development and
-tests, not production.
+(any JSON document) and answers ``GET /status``. It answers 200 with an
+empty body, and 500 on invalid JSON, as MozDef does. Every event is checked
+against MozDef's format; the findings travel with it as
+:class:`ReceivedEvent` ``errors`` and ``warnings``.
+
+It binds loopback by default, caps body sizes (413), can demand a bearer
+token (401), gives each connection a socket timeout, and answers malformed
+HTTP with a 4xx instead of crashing. For development and tests, not
+production.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import http.server
 import json
+import logging
+import socket
 import socketserver
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["ReceivedEvent", "Receiver"]
+from .event import Kind
+from .severity import Severity
+from .validation import recommended_field_warnings, validate_document
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "ReceivedEvent",
+    "Receiver",
+    "ReceiverStats",
+    "check_document",
+    "infer_kind",
+    "parse_body",
+]
+
+logger = logging.getLogger("mozdef_client.receiver")
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+DEFAULT_CONNECTION_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 256
+# After a 413 or 401 the client may still be sending; reading (and
+# dropping) a bounded amount first lets it see the answer instead of a reset.
+_DRAIN_BYTES = 64 * 1024 * 1024
+_DRAIN_SECONDS = 2.0
+
+Sink = Callable[[Sequence["ReceivedEvent"]], None]
 
 
-@dataclass(frozen=True)
-class ReceivedEvent:
-    """One event as it arrived: the path it came to and the decoded document."""
+class ReceivedEvent(NamedTuple):
+    """One event as it arrived, with what the MozDef format check found.
+
+    ``kind`` is inferred from the category (``None`` for ``/custom`` documents,
+    which MozDef takes as they are, and for documents that are not objects).
+    ``errors`` holds the first rule the event breaks (MozDef would still
+    store it); ``warnings`` the recommended fields it lacks. A named tuple,
+    because the receiver makes one per event on its hot path.
+    """
 
     path: str
     document: Any
+    kind: Kind | None = None
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    received_at: float = 0.0
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverStats:
+    """Counters since the receiver started."""
+
+    requests: int
+    events: int
+    invalid: int
+    with_warnings: int
+    rejected: int  # requests answered 4xx/5xx
+
+
+def _make_loads() -> Callable[[bytes], Any]:
+    """orjson's parser when installed (the hot path of bulk posts), else json's."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads
+
+    fast = orjson.loads
+
+    def loads(data: bytes) -> Any:
+        try:
+            return fast(data)
+        except ValueError:
+            # Python's json, which MozDef uses, also takes NaN, lone surrogates
+            # and integers over 64 bits; answer what MozDef would answer.
+            return json.loads(data)
+
+    return loads
+
+
+_loads = _make_loads()
 
 
 def parse_body(path: str, body: bytes) -> list[Any]:
-    """The events in a request body, the way MozDef's loginput reads them.
+    """The documents in a request body, the way MozDef's loginput reads them.
 
     Raises:
-        ValueError: the body is not valid JSON (MozDef answers 500).
+        ValueError: the body is not valid JSON or UTF-8 (MozDef answers 500);
+            for NDJSON the message names the line.
     """
-    text = body.decode("utf-8")
-    if path.rstrip("/").endswith("/_bulk"):
-        stripped = text.strip()
-        if stripped.startswith("["):
-            return [doc for doc in json.loads(stripped)]
-        documents = []
-        for line in stripped.splitlines():
-            if not line.strip():
-                continue
-            document = json.loads(line)
-            if isinstance(document, dict) and "index" in document:
-                continue
-            documents.append(document)
-        return documents
-    return [json.loads(text)]
+    if not path.endswith("/_bulk"):
+        return [json.loads(body)]
+    stripped = body.strip()
+    if stripped.startswith(b"["):
+        documents = json.loads(stripped)
+        return documents if isinstance(documents, list) else [documents]
+    documents = []
+    loads = _loads
+    for number, line in enumerate(stripped.split(b"\n"), 1):
+        if not line or line.isspace():
+            continue
+        try:
+            document = loads(line)
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+        if type(document) is dict and "index" in document:
+            continue  # an Elasticsearch bulk action line
+        documents.append(document)
+    return documents
+
+
+_SEVERITY_NAMES = frozenset(severity.value for severity in Severity)
+_RECOMMENDED_KEYS = frozenset(
+    ("timestamp", "hostname", "processname", "severity", "category", "summary")
+)
+_SPECIAL_CATEGORIES = frozenset(k.default_category for k in Kind if k is not Kind.GENERIC)
+_GENERIC = Kind.GENERIC
+_STR_TYPE = frozenset((str,))
+
+
+def infer_kind(document: dict[str, Any]) -> Kind:
+    """The kind of a document: from its category, or its shape when it has none.
+
+    Vulnerability documents are the caller's own dict and carry no category,
+    so ``Kind.from_category`` alone would judge them as generic events.
+    """
+    category = document.get("category")
+    if category is None and "vuln" in document and "asset" in document:
+        return Kind.VULNERABILITY
+    return Kind.from_category(category if isinstance(category, str) else None)
+
+
+def _is_complete_generic(document: dict[str, Any]) -> bool:
+    """True for the usual event: generic, valid and with every recommended field.
+
+    Checks a subset of what the generic rules and warnings accept, with
+    exact types only, so a true answer means the full check would find
+    nothing; anything unusual takes the full check.
+    """
+    category = document.get("category")
+    summary = document.get("summary")
+    severity = document.get("severity")
+    tags = document.get("tags")
+    details = document.get("details")
+    return (
+        type(category) is str
+        and category not in _SPECIAL_CATEGORIES
+        and type(summary) is str
+        and summary != ""
+        and type(severity) is str
+        and severity in _SEVERITY_NAMES
+        and (tags is None or (type(tags) is list and {*map(type, tags)} <= _STR_TYPE))
+        and (details is None or type(details) is dict)
+        and document.keys() >= _RECOMMENDED_KEYS
+    )
+
+
+def check_document(path: str, document: Any, received_at: float) -> ReceivedEvent:
+    """Check one arrived document against MozDef's format."""
+    if path.startswith("/custom/"):
+        return ReceivedEvent(path, document, None, (), (), received_at)
+    if type(document) is dict and _is_complete_generic(document):
+        return ReceivedEvent(path, document, _GENERIC, (), (), received_at)
+    if not isinstance(document, dict):
+        error = f"an event must be a JSON object, not {type(document).__name__}"
+        return ReceivedEvent(path, document, None, (error,), (), received_at)
+    kind = infer_kind(document)
+    errors: tuple[str, ...] = ()
+    try:
+        validate_document(document, kind)
+    except ValueError as exc:  # ValidationError, or a bad value deeper down
+        errors = (str(exc),)
+    except Exception as exc:  # never let an odd document break the receiver
+        errors = (f"could not be checked: {exc!r}",)
+    warnings = () if kind is Kind.VULNERABILITY else tuple(recommended_field_warnings(document))
+    return ReceivedEvent(path, document, kind, errors, warnings, received_at)
+
+
+def _route(raw_path: str) -> str | None:
+    """The intake a request path names, normalised; ``None`` when unknown."""
+    path = raw_path.split("?", 1)[0]
+    if path in ("/events", "/events/"):
+        return "/events"
+    if path in ("/_bulk", "/_bulk/"):
+        return "/_bulk"
+    if path.startswith("/custom/") and len(path.strip("/")) > len("custom"):
+        return path.rstrip("/")
+    return None
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    server_version = "mozdef-client-receiver"
+    sys_version = ""
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def setup(self) -> None:
+        super().setup()
+        # A per-connection timeout: a slow or silent client costs one idle
+        # thread for a bounded time, never the whole receiver.
+        self.connection.settimeout(self.server.connection_timeout)
 
-    def _reply(self, status: int, body: bytes = b"") -> None:
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+    def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
+        if status >= 400:
+            self.server.count_rejected()
         self.send_response(status)
+        if body:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Bearer realm="mozdef"')
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/status":
-            self._reply(200, b'{"status": "ok", "service": "loginput"}')
+        if self.path.split("?", 1)[0].rstrip("/") == "/status":
+            self._reply(200, b'{"status": "ok", "service": "loginput"}', "application/json")
         else:
-            self._reply(404)
+            self._reply(404, b"not found\n")
 
     def _intake(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if not (path.rstrip("/") in ("/events", "/_bulk") or path.startswith("/custom/")):
-            self._reply(404)
+        route = _route(self.path)
+        length = self._content_length()
+        if length is None:
+            return
+        if route is None:
+            self._discard(length)
+            self._reply(404, b"not found; MozDef takes /events, /_bulk and /custom/<app>\n")
+            return
+        if not self._authorised():
+            self._discard(length)
+            self._reply(401, b"unauthorised\n")
+            return
+        body = self._read_body(length)
+        if body is None:
             return
         try:
-            length = int(self.headers.get("Content-Length") or "")
-        except ValueError:
-            self.close_connection = True
-            self._reply(411)
+            documents = parse_body(route, body)
+        except ValueError as exc:
+            self._reply(500, f"invalid JSON: {exc}\n".encode())
             return
-        if length < 0 or length > self.server.max_body_bytes:
-            self.close_connection = True
-            self._reply(413)
-            return
-        body = self.rfile.read(length)
         try:
-            documents = parse_body(path, body)
-        except ValueError:
-            self._reply(500)
+            self.server.accept(route, documents)
+        except Exception:
+            logger.exception("the receiver could not store %d events", len(documents))
+            self._reply(500, b"the receiver could not store the events\n")
             return
-        self.server.on_events([ReceivedEvent(path, doc) for doc in documents])
         self._reply(200)
 
     do_POST = do_PUT = _intake
+
+    def _content_length(self) -> int | None:
+        """The declared body length, or ``None`` after answering a bad one."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            self._reply(411, b"send a Content-Length; chunked bodies are not supported\n")
+            return None
+        header = self.headers.get("Content-Length")
+        if header is None:
+            self.close_connection = True
+            self._reply(411, b"Content-Length required\n")
+            return None
+        try:
+            length = int(header)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._reply(400, b"bad Content-Length\n")
+            return None
+        if length > self.server.max_body_bytes:
+            self._discard(length)
+            self.close_connection = True
+            self._reply(413, f"body over {self.server.max_body_bytes} bytes\n".encode())
+            return None
+        return length
+
+    def _authorised(self) -> bool:
+        expected = self.server.expected_authorization
+        if expected is None:
+            return True
+        given = (self.headers.get("Authorization") or "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, expected)
+
+    def _read_body(self, length: int) -> bytes | None:
+        """The body, or ``None`` (connection closed) if the client sent less."""
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # the socket timeout: a slow or stalled client
+            body = b""
+        if len(body) == length:
+            return body
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the client may have gone
+            self._reply(408, b"incomplete body\n")
+        return None
+
+    def _discard(self, length: int) -> None:
+        """Read and drop up to ``length`` body bytes, boundedly."""
+        if length <= self.server.max_body_bytes:
+            try:
+                self.rfile.read(length)
+            except OSError:
+                self.close_connection = True
+            return
+        self.close_connection = True
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        left = min(length, _DRAIN_BYTES)
+        try:
+            self.connection.settimeout(0.2)
+            while left > 0 and time.monotonic() < deadline:
+                chunk = self.rfile.read1(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    max_body_bytes: int
-    on_events: Callable[[list[ReceivedEvent]], None]
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        accept: Callable[[str, list[Any]], None],
+        max_body_bytes: int,
+        connection_timeout: float,
+        max_connections: int,
+        token: str | None,
+    ) -> None:
+        self.accept = accept
+        self.max_body_bytes = max_body_bytes
+        self.connection_timeout = connection_timeout
+        self.max_connections = max_connections
+        self.expected_authorization = (
+            None if token is None else f"Bearer {token}".encode("utf-8", "surrogateescape")
+        )
+        self.rejected = 0
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would look up the FQDN of the address, which
+        # can stall for seconds where reverse DNS is slow; nothing needs it.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+    def count_rejected(self) -> None:
+        with self._connections_lock:
+            self.rejected += 1
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            full = len(self._connections) >= self.max_connections
+            if not full:
+                self._connections.add(request)
+        if full:
+            logger.warning("over %d connections: refusing one", self.max_connections)
+            self.close_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake every handler thread (idle keep-alive ones too) so it ends now."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that vanished mid-answer is normal; anything else is a bug
+        # worth one log line, but never a crash or a traceback on the console.
+        logger.debug("error serving %s", client_address, exc_info=True)
 
 
 class Receiver:
@@ -111,8 +426,13 @@ class Receiver:
 
     Args:
         host, port: where to listen (port 0 picks a free one).
-        on_events: called with each request's events (from the server's thread).
+        on_events: called with each request's events, from the request's
+            thread; more can be added with :meth:`add_sink`.
         max_body_bytes: larger requests are answered 413.
+        token: when set, requests to the intake must carry
+            ``Authorization: Bearer <token>`` (401 otherwise); ``/status`` is open.
+        keep: remember the events for :attr:`events` (turn off for long runs).
+        connection_timeout: seconds a connection may stay silent.
     """
 
     def __init__(
@@ -120,42 +440,111 @@ class Receiver:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        on_events: Callable[[list[ReceivedEvent]], None] | None = None,
+        on_events: Sink | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        token: str | None = None,
+        keep: bool = True,
+        connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._events: list[ReceivedEvent] = []
-        self._callback = on_events
-        self._server = _Server((host, port), _Handler)
-        self._server.max_body_bytes = max_body_bytes
-        self._server.on_events = self._record
-        self.host, self.port = self._server.server_address[:2]
-        self.base_url = f"http://{host}:{self.port}"
+        self._keep = keep
+        self._counts = [0, 0, 0, 0]  # requests, events, invalid, with warnings
+        self._sinks: list[Sink] = [] if on_events is None else [on_events]
+        self._server = _Server(
+            (host, port),
+            accept=self._accept,
+            max_body_bytes=max_body_bytes,
+            connection_timeout=connection_timeout,
+            max_connections=max_connections,
+            token=token,
+        )
+        self.host = host
+        self.port: int = self._server.server_address[1]
+        bracketed = f"[{host}]" if ":" in host else host
+        self.base_url = f"http://{bracketed}:{self.port}"
         self._thread: threading.Thread | None = None
 
-    def _record(self, events: list[ReceivedEvent]) -> None:
-        with self._lock:
-            self._events.extend(events)
-        if self._callback is not None:
-            self._callback(events)
+    def __repr__(self) -> str:
+        return f"Receiver({self.base_url!r})"
+
+    @property
+    def url(self) -> str:
+        """Where single events go: ``<base_url>/events``."""
+        return f"{self.base_url}/events"
+
+    @property
+    def bulk_url(self) -> str:
+        """Where batches go: ``<base_url>/_bulk``."""
+        return f"{self.base_url}/_bulk"
+
+    def add_sink(self, sink: Sink) -> None:
+        """Also hand each request's events to ``sink`` (a store, a printer)."""
+        self._sinks.append(sink)
+
+    def _accept(self, path: str, documents: list[Any]) -> None:
+        now = time.time()
+        events = [check_document(path, document, now) for document in documents]
+        for sink in self._sinks:
+            sink(events)
+        invalid = sum(1 for event in events if event.errors)
+        warned = sum(1 for event in events if event.warnings)
+        with self._changed:
+            counts = self._counts
+            counts[0] += 1
+            counts[1] += len(events)
+            counts[2] += invalid
+            counts[3] += warned
+            if self._keep:
+                self._events.extend(events)
+            self._changed.notify_all()
 
     @property
     def events(self) -> list[ReceivedEvent]:
-        with self._lock:
+        """The events received so far, in arrival order (when ``keep``)."""
+        with self._changed:
             return list(self._events)
 
+    def clear(self) -> None:
+        """Forget the events received so far."""
+        with self._changed:
+            self._events.clear()
+
+    def stats(self) -> ReceiverStats:
+        with self._changed:
+            requests, events, invalid, warned = self._counts
+        return ReceiverStats(requests, events, invalid, warned, self._server.rejected)
+
+    def wait_for_events(self, count: int, timeout: float = 5.0) -> bool:
+        """Wait until at least ``count`` events have arrived; false on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._counts[1] < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
+
     def start(self) -> Receiver:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"mozdef-receiver-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`close` (from another thread)."""
         self._server.serve_forever()
 
     def close(self) -> None:
+        """Stop listening and end every connection's thread."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(5)
+            self._thread = None
+        self._server.close_connections()
         self._server.server_close()
 
     def __enter__(self) -> Receiver:
