@@ -260,3 +260,16 @@ def test_sending_resumes_once_a_vanished_daemon_is_back(
         assert b"back" in second.recv(65536)
     finally:
         second.close()
+
+
+def test_a_program_name_with_spaces_makes_a_single_word_ident(
+    syslog_sink: SyslogSink, monkeypatch: pytest.MonkeyPatch, make_transport: MakeTransport
+) -> None:
+    """A space would end the syslog tag early and break the JSON that follows it."""
+    monkeypatch.setattr("sys.argv", ["/opt/my tools/run job.py"])
+    make_transport(syslog_sink.path).send([encoded("spaced")])
+    [line] = syslog_sink.wait_for_lines(1)
+    match = LINE.fullmatch(line)
+    assert match, line
+    assert match["ident"] == b"run_job.py"
+    assert json.loads(match["json"])["summary"] == "spaced"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..errors import ConfigurationError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
-from ._syslog_format import rfc3164_header, syslog_priority
+from ._syslog_format import clean_header_field, rfc3164_header, syslog_priority
 from .base import EncodedEvent
 
 __all__ = ["SyslogOptions", "SyslogTransport", "syslog_priority"]
@@ -70,7 +70,9 @@ class SyslogTransport:
 
     def format(self, event: EncodedEvent) -> bytes:
         """The line sent for ``event``: ``<PRI>Mmm dd hh:mm:ss ident[pid]: json``."""
-        ident = self._options.ident or default_processname()
+        # A program name may hold spaces ("run job.py"); a space would end the tag
+        # early and put the rest in front of the JSON.
+        ident = self._options.ident or clean_header_field(default_processname(), 48)
         priority = syslog_priority(self._options.facility, event)
         return rfc3164_header(priority, ident, os.getpid()) + event.payload
 
