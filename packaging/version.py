@@ -4,9 +4,9 @@
 That file is the only place the version is written down; the Makefile, the
 Debian changelog and the RPM spec all ask this script at build time.
 
-    packaging/version.py          2.0.0.dev0   (PEP 440, as Python sees it)
-    packaging/version.py deb      2.0.0~~dev0  (sorts right for dpkg and rpm)
-    packaging/version.py rpm      same as deb
+    packaging/version.py          e.g. 2.1.0rc1   (PEP 440, as Python sees it)
+    packaging/version.py deb           2.1.0~rc1  (sorts right for dpkg and rpm)
+    packaging/version.py rpm           the same as deb
 
 It parses the file instead of importing the package, so it needs neither
 urllib3 nor an installed copy.
@@ -46,8 +46,8 @@ def read_version(path: Path = VERSION_FILE) -> str:
 def distro_version(version: str) -> str:
     """The PEP 440 version spelled so dpkg and rpm order it the same way.
 
-    "~" sorts before anything, so pre-releases become ``2.0.0~rc1``. A dev
-    release before any pre-release gets "~~" so that 2.0.0.dev0 < 2.0.0a1
+    "~" sorts before anything, so pre-releases become ``2.1.0~rc1``. A dev
+    release before any pre-release gets "~~" so that 2.1.0.dev0 < 2.1.0a1
     holds for dpkg and rpm too ("~dev0" would sort after "~a1").
     """
     match = _PEP440.fullmatch(version)
