@@ -21,6 +21,7 @@ from mozdef_client import (
     HTTPOptions,
     HTTPTransport,
     MozDefError,
+    PartialDeliveryError,
     PermanentError,
     RetryableError,
     Severity,
@@ -44,12 +45,12 @@ def send_one(url: str, **options: object) -> None:
 
 
 def test_each_event_is_one_post_to_events_as_compact_json(receiver: Receiver) -> None:
-    """Without /_bulk every event is its own POST with Content-Type application/json."""
+    """With bulk=False every event is its own POST with Content-Type application/json."""
     batch = [
         encoded("first", severity=Severity.WARNING, details={"user": "joe", "n": [1, 2]}),
         encoded("second", tags=["a"]),
     ]
-    HTTPTransport(receiver.url).send(batch)
+    HTTPTransport(receiver.url, HTTPOptions(bulk=False)).send(batch)
 
     requests = receiver.requests
     assert [(r.method, r.path) for r in requests] == [("POST", "/events")] * 2
@@ -65,6 +66,19 @@ def test_each_event_is_one_post_to_events_as_compact_json(receiver: Receiver) ->
     assert first["severity"] == "WARNING"
     assert first["details"] == {"user": "joe", "n": [1, 2]}
     assert second["tags"] == ["a"]
+
+
+def test_a_batch_for_an_events_url_goes_to_the_sibling_bulk_endpoint(receiver: Receiver) -> None:
+    """MozDef serves /_bulk beside /events: batches go there, single events to /events."""
+    transport = HTTPTransport(receiver.url)
+    transport.send([encoded("alone")])
+    transport.send([encoded(f"event {i}") for i in range(3)])
+
+    assert [(r.path, len(r.documents)) for r in receiver.requests] == [
+        ("/events", 1),
+        ("/_bulk", 3),
+    ]
+    assert receiver.requests[1].headers["Content-Type"] == "application/x-ndjson"
 
 
 def test_bulk_url_posts_the_batch_as_one_ndjson_body(receiver: Receiver) -> None:
@@ -143,12 +157,18 @@ def test_client_error_answers_are_permanent(receiver: Receiver, status: int) -> 
 
 
 def test_a_failed_batch_stops_at_the_failing_event(receiver: Receiver) -> None:
-    """One POST per event: a failure raises at once instead of sending the rest blind."""
-    receiver.script(200, 503)
-    with pytest.raises(RetryableError):
-        HTTPTransport(receiver.url).send([encoded("a"), encoded("b"), encoded("c")])
+    """One POST per event: a failure stops the batch and says which events did not arrive."""
+    receiver.script(200, 400)
+    with pytest.raises(PartialDeliveryError) as caught:
+        transport = HTTPTransport(receiver.url, HTTPOptions(bulk=False))
+        transport.send([encoded("a"), encoded("b"), encoded("c")])
     assert [e["summary"] for e in receiver.events] == ["a"]
     assert len(receiver.requests) == 2
+    failures = caught.value.failures
+    assert sorted(failures) == [1, 2]
+    assert isinstance(failures[1], PermanentError) and failures[1].status == 400
+    # The event after the refused one was never tried: it may be sent again.
+    assert isinstance(failures[2], RetryableError)
 
 
 # --- network failures ------------------------------------------------------------

@@ -17,7 +17,7 @@ from .errors import ConfigurationError, DeliveryError
 from .event import DocumentEvent, Event
 from .transports.base import EncodedEvent, Transport
 from .transports.http import HTTPOptions
-from .validation import validate_document
+from .validation import validate_document, validate_event
 
 __all__ = ["Client", "prepare"]
 
@@ -31,11 +31,14 @@ def prepare(event: Event | DocumentEvent) -> EncodedEvent:
         ValidationError: the event breaks its kind's rules (names the field).
         EncodingError: a value cannot be encoded as JSON (names the field).
     """
-    if not isinstance(event, (Event, DocumentEvent)):
-        raise TypeError(f"send() takes an Event or DocumentEvent, not {type(event).__name__}")
-    document = event.to_document()
-    validate_document(document, event.kind)
-    return EncodedEvent(encode_document(document), event.severity)
+    if type(event) is Event or isinstance(event, Event):
+        validate_event(event)
+        return EncodedEvent(encode_document(event.to_document()), event.severity)
+    if isinstance(event, DocumentEvent):
+        document = event.to_document()
+        validate_document(document, event.kind)
+        return EncodedEvent(encode_document(document), event.severity)
+    raise TypeError(f"send() takes an Event or DocumentEvent, not {type(event).__name__}")
 
 
 class Client:

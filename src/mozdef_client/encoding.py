@@ -28,7 +28,9 @@ from .errors import EncodingError
 
 __all__ = ["MAX_DEPTH", "encode_document"]
 
-MAX_DEPTH = 64
+# Containers nested deeper than this are refused: it is orjson's own limit, so
+# both encoders accept the same documents.
+MAX_DEPTH = 254
 
 _SCALARS = (str, type(None))
 # orjson refuses integers outside these bounds; the stdlib encoder would take
@@ -47,20 +49,61 @@ _AS_STRING = (
 )
 
 
-def _load_dumps() -> Callable[[Any], bytes]:
+def _stdlib_dumps() -> Callable[[Any], bytes]:
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    def dumps(value: Any) -> bytes:
+        return encoder.encode(value).encode("utf-8")
+
+    return dumps
+
+
+def _orjson_fast_path() -> Callable[[Mapping[str, Any]], bytes | None] | None:
+    """orjson encoding of the caller's document as it is, or None when not installed.
+
+    orjson converts most types itself and refuses non-string keys, bad UTF-8
+    and huge integers; the rest go through ``_fast_default``. It writes NaN
+    and infinities as ``null``, so output holding ``null`` is checked by the
+    full walk. Any refusal also falls back to the walk, which names the path.
+    """
     try:
         import orjson
     except ImportError:
-        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return None
+    dumps = orjson.dumps
 
-        def dumps(value: Any) -> bytes:
-            return encoder.encode(value).encode("utf-8")
+    def encode(document: Mapping[str, Any]) -> bytes | None:
+        try:
+            encoded = dumps(document, default=_fast_default)
+        except (TypeError, ValueError):
+            return None
+        return None if b"null" in encoded else encoded
 
-        return dumps
-    return orjson.dumps
+    return encode
 
 
-_dumps = _load_dumps()
+def _fast_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    if isinstance(value, _AS_STRING):
+        return str(value)
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8")
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError  # the full walk says what and where
+
+
+_fast_encode = _orjson_fast_path()
+_dumps: Callable[[Any], bytes]
+try:
+    import orjson as _orjson
+
+    _dumps = _orjson.dumps
+except ImportError:
+    _dumps = _stdlib_dumps()
 
 
 def encode_document(document: Mapping[str, Any]) -> bytes:
@@ -69,6 +112,10 @@ def encode_document(document: Mapping[str, Any]) -> bytes:
     Raises:
         EncodingError: a value cannot be encoded; the message names its path.
     """
+    if _fast_encode is not None:
+        encoded = _fast_encode(document)
+        if encoded is not None:
+            return encoded
     clean = _normalise(document, "", 0)
     try:
         return _dumps(clean)

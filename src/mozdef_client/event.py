@@ -117,21 +117,29 @@ class Event:
 
     def __post_init__(self) -> None:
         # Normalise what callers commonly pass loosely; the dataclass is frozen.
-        if not isinstance(self.severity, Severity):
-            object.__setattr__(self, "severity", Severity.parse(self.severity))
-        if not isinstance(self.kind, Kind):
-            object.__setattr__(self, "kind", _parse_kind(self.kind))
-        object.__setattr__(self, "tags", _tags_tuple(self.tags))
-        _check_optional_str(self.summary, "summary")
-        _check_optional_str(self.category, "category")
-        _check_optional_str(self.source, "source")
-        _check_optional_str(self.hostname, "hostname")
-        _check_optional_str(self.processname, "processname")
-        if not isinstance(self.details, Mapping):
+        # The `type(...) is` tests come first: this runs on every send().
+        set_field = object.__setattr__
+        if type(self.severity) is not Severity:
+            set_field(self, "severity", Severity.parse(self.severity))
+        if type(self.kind) is not Kind:
+            set_field(self, "kind", _parse_kind(self.kind))
+        if type(self.tags) is not tuple or self.tags:
+            set_field(self, "tags", _tags_tuple(self.tags))
+        if self.summary is not None and type(self.summary) is not str:
+            _check_optional_str(self.summary, "summary")
+        if self.category is not None and type(self.category) is not str:
+            _check_optional_str(self.category, "category")
+        if self.source is not None:
+            _check_optional_str(self.source, "source")
+        if self.hostname is not None:
+            _check_optional_str(self.hostname, "hostname")
+        if self.processname is not None:
+            _check_optional_str(self.processname, "processname")
+        if type(self.details) is not dict and not isinstance(self.details, Mapping):
             raise ValidationError(
                 f"details must be a mapping, not {type(self.details).__name__}", "details"
             )
-        if not isinstance(self.timestamp, datetime):
+        if type(self.timestamp) is not datetime and not isinstance(self.timestamp, datetime):
             raise ValidationError(
                 f"timestamp must be a datetime, not {type(self.timestamp).__name__}", "timestamp"
             )
@@ -143,16 +151,22 @@ class Event:
     def to_document(self) -> dict[str, Any]:
         """The MozDef document (not yet encoded; values are the caller's)."""
         timestamp = self.timestamp
-        if timestamp.tzinfo is None:
-            # A naive time is taken to be UTC, as MozDef does.
-            timestamp = timestamp.replace(tzinfo=timezone.utc)
+        if timestamp.tzinfo is not timezone.utc:
+            if timestamp.tzinfo is None:
+                # A naive time is taken to be UTC, as MozDef does.
+                timestamp = timestamp.replace(tzinfo=timezone.utc)
+            timestamp = timestamp.astimezone(timezone.utc)
+        pid, processname = _process_identity()
         document: dict[str, Any] = {
-            "timestamp": timestamp.astimezone(timezone.utc).isoformat(),
+            "timestamp": timestamp.isoformat(),
             "hostname": self.hostname or default_hostname(),
-            "processname": self.processname or default_processname(),
-            "processid": self.processid if self.processid is not None else os.getpid(),
-            "severity": self.severity.value,
-            "category": self.category or self.kind.default_category,
+            "processname": self.processname or processname,
+            "processid": self.processid if self.processid is not None else pid,
+            # Severity is a str enum: the member is its name, without the
+            # cost of the .value descriptor on this hot path.
+            "severity": str.__str__(self.severity),
+            "category": self.category
+            or ("event" if self.kind is Kind.GENERIC else _DEFAULT_CATEGORY[self.kind]),
             "summary": self.summary,
             "tags": list(self.tags),
             "details": self.details,
@@ -160,6 +174,19 @@ class Event:
         if self.source is not None:
             document["source"] = self.source
         return document
+
+
+_identity: tuple[int, object, str] = (-1, None, "")
+
+
+def _process_identity() -> tuple[int, str]:
+    """(pid, program name), recomputed only after fork or a change of sys.argv[0]."""
+    global _identity
+    pid = os.getpid()
+    argv0 = sys.argv[0] if sys.argv else None
+    if _identity[0] != pid or _identity[1] is not argv0:
+        _identity = (pid, argv0, default_processname())
+    return _identity[0], _identity[2]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import ValidationError
-from .event import Kind
+from .event import Event, Kind
 from .severity import Severity
 
-__all__ = ["recommended_field_warnings", "validate_document"]
+__all__ = ["recommended_field_warnings", "validate_document", "validate_event"]
 
 _VULN_TOP = ("utctimestamp", "description", "vuln", "asset", "sourcename")
 _VULN_ASSET = ("assetid", "ipv4address", "hostname", "macaddress")
@@ -49,6 +49,29 @@ def validate_document(document: Mapping[str, Any], kind: Kind) -> None:
     _VALIDATORS[kind](document)
 
 
+def validate_event(event: Event) -> None:
+    """Check an :class:`Event` against its kind's rules.
+
+    The Event checked its field types when it was made, so only the rules
+    on content remain: a summary, and the kind's details.
+
+    Raises:
+        ValidationError: the first rule broken, with its field path.
+    """
+    if not event.summary:
+        raise ValidationError(_NO_SUMMARY, "summary")
+    kind = event.kind
+    if kind is Kind.GENERIC:
+        return
+    if kind is Kind.VULNERABILITY:
+        validate_document(event.to_document(), kind)
+    else:
+        _DETAIL_RULES[kind](event.details)
+
+
+_NO_SUMMARY = "summary is missing (every event needs a summary)"
+
+
 def recommended_field_warnings(document: Mapping[str, Any]) -> list[str]:
     """Soft findings for a generic document: recommended fields that are absent."""
     if Kind.from_category(document.get("category")) is Kind.VULNERABILITY:
@@ -59,7 +82,7 @@ def recommended_field_warnings(document: Mapping[str, Any]) -> list[str]:
 def _validate_generic(document: Mapping[str, Any]) -> None:
     summary = document.get("summary")
     if summary is None or summary == "":
-        raise ValidationError("summary is missing (every event needs a summary)", "summary")
+        raise ValidationError(_NO_SUMMARY, "summary")
     if not isinstance(summary, str):
         raise ValidationError(f"summary must be a string, not {type(summary).__name__}", "summary")
     severity = document.get("severity")
@@ -82,7 +105,10 @@ def _validate_generic(document: Mapping[str, Any]) -> None:
 
 def _validate_compliance(document: Mapping[str, Any]) -> None:
     _validate_generic(document)
-    details = _require_mapping(document, "details", "details")
+    _compliance_details(_require_mapping(document, "details", "details"))
+
+
+def _compliance_details(details: Mapping[str, Any]) -> None:
     _require_keys(details, _COMPLIANCE_DETAILS, "details")
     policy = _require_mapping(details, "policy", "details.policy")
     _require_keys(policy, _COMPLIANCE_POLICY, "details.policy")
@@ -103,7 +129,10 @@ def _validate_vulnerability(document: Mapping[str, Any]) -> None:
 def _validate_with_details(document: Mapping[str, Any]) -> None:
     """Asset hints and RRA events: a generic event with non-empty details."""
     _validate_generic(document)
-    details = _require_mapping(document, "details", "details")
+    _non_empty_details(_require_mapping(document, "details", "details"))
+
+
+def _non_empty_details(details: Mapping[str, Any]) -> None:
     if not details:
         raise ValidationError("details is empty (this kind of event needs details)", "details")
 
@@ -114,6 +143,13 @@ _VALIDATORS: dict[Kind, Callable[[Mapping[str, Any]], None]] = {
     Kind.VULNERABILITY: _validate_vulnerability,
     Kind.ASSET_HINT: _validate_with_details,
     Kind.RRA: _validate_with_details,
+}
+
+
+_DETAIL_RULES: dict[Kind, Callable[[Mapping[str, Any]], None]] = {
+    Kind.COMPLIANCE: _compliance_details,
+    Kind.ASSET_HINT: _non_empty_details,
+    Kind.RRA: _non_empty_details,
 }
 
 

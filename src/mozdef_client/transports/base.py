@@ -9,8 +9,7 @@ boundary, and chained with ``from``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..errors import DeliveryError
 from ..severity import Severity
@@ -18,11 +17,12 @@ from ..severity import Severity
 __all__ = ["EncodedEvent", "PartialDeliveryError", "Transport"]
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedEvent:
+class EncodedEvent(NamedTuple):
     """One event ready for the wire: its JSON bytes and what transports need besides.
 
     ``severity`` lets syslog transports pick the priority without decoding.
+    A named tuple: one is made per ``send()``, and a tuple is the cheapest
+    immutable record.
     """
 
     payload: bytes
