@@ -926,3 +926,13 @@ def test_fire_and_forget_logs_to_the_library_logger(
     [record] = [r for r in caplog.records if r.name.startswith("mozdef_client")]
     assert record.levelno == logging.WARNING
     assert "HTTP 500" in record.getMessage()
+
+
+def test_mozdef_error_keeps_1_1_msg_attribute(receiver: Receiver) -> None:
+    """1.1 programs print ``error.msg``."""
+    receiver.script(503)
+    with pytest.raises(MozDefError) as caught:
+        make_event(receiver.url).send()
+    assert caught.value.msg == str(caught.value)
+    assert "HTTP 503" in caught.value.msg
+    assert MozDefError("plain").msg == "plain"

@@ -37,6 +37,11 @@ __all__ = [
 class MozDefError(Exception):
     """Base class of every error mozdef_client raises on purpose."""
 
+    @property
+    def msg(self) -> str:
+        """The message; mozdef_client 1.1 programs read it as ``error.msg``."""
+        return str(self)
+
 
 class ValidationError(MozDefError, ValueError):
     """The event does not follow MozDef's format.
