@@ -9,6 +9,7 @@ unpacked trees run on Debian's own /usr/bin/python3.
 
 from __future__ import annotations
 
+import gzip
 import importlib.metadata
 import importlib.util
 import itertools
@@ -412,6 +413,9 @@ def _runs_unpacked(root: Path, site: Path) -> None:
 def test_deb_unpacked_runs_on_the_system_python(built: Built, tmp_path: Path) -> None:
     run(["dpkg-deb", "-x", built.deb, tmp_path])
     _runs_unpacked(tmp_path, tmp_path / "usr/lib/python3/dist-packages")
+    # debhelper installs the project's CHANGELOG.md as the package changelog.
+    changelog = tmp_path / "usr/share/doc/python3-mozdef-client/changelog.gz"
+    assert gzip.decompress(changelog.read_bytes()).decode() == (REPO / "CHANGELOG.md").read_text()
 
 
 @pytest.mark.slow
