@@ -219,7 +219,7 @@ class RemoteSyslogTransport:
 
     def close(self) -> None:
         with self._lock:
-            self._disconnect()
+            self._disconnect(graceful=True)
 
     def _connected(self) -> socket.socket:
         if self._pid != os.getpid():
@@ -263,10 +263,19 @@ class RemoteSyslogTransport:
             sock.close()
             raise
 
-    def _disconnect(self) -> None:
+    def _disconnect(self, graceful: bool = False) -> None:
         sock, self._socket = self._socket, None
-        if sock is not None:
-            sock.close()
+        if sock is None:
+            return
+        if graceful and isinstance(sock, ssl.SSLSocket):
+            # Say goodbye in TLS (close_notify), or the server logs the end of
+            # the session as an error; never wait long for its answer.
+            try:
+                sock.settimeout(min(self._options.timeout, 1.0))
+                sock = sock.unwrap()
+            except (OSError, ValueError):
+                pass
+        sock.close()
 
 
 def _peer_closed(sock: socket.socket) -> bool:
