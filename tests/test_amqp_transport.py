@@ -1,0 +1,507 @@
+"""The AMQP transport against the real RabbitMQ on 127.0.0.1:5672 (guest/guest).
+
+Each test binds its own exclusive queue to MozDef's ``eventtask`` exchange
+(with a routing key of its own, or ``eventtask`` itself) so tests do not
+disturb each other or anything else on the broker. Connection faults and
+TLS go through a small TCP proxy of the test's own, never by restarting
+the shared broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pytest
+from pika.adapters.blocking_connection import BlockingChannel
+
+from mozdef_client import (
+    AMQPOptions,
+    AMQPTransport,
+    Client,
+    ConfigurationError,
+    EncodedEvent,
+    Event,
+    PartialDeliveryError,
+    PermanentError,
+    RetryableError,
+    Severity,
+    prepare,
+)
+from mozdef_client.errors import DeliveryError
+from mozdef_client.transports._failures import batch_error
+from tls import TLSFiles, make_tls_files, server_context
+
+BROKER = ("127.0.0.1", 5672)
+EXCHANGE = "eventtask"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a service is missing, or fail when CI promised it."""
+    if condition:
+        return
+    if os.environ.get("MOZDEF_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (and MOZDEF_TEST_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def encoded(summary: str, **fields: Any) -> EncodedEvent:
+    return prepare(Event(summary=summary, **fields))
+
+
+@dataclass
+class Received:
+    exchange: str
+    routing_key: str
+    properties: pika.BasicProperties
+    body: bytes
+
+    def decode_like_mozdef(self) -> Any:
+        """What MozDef's kombu consumer hands its worker for this message.
+
+        kombu decodes by content type (MozDef accepts json and text/plain);
+        the worker then json.loads a string body.
+        """
+        assert self.properties.content_type in ("application/json", "text/plain")
+        text = self.body.decode(self.properties.content_encoding or "utf-8")
+        body = json.loads(text) if self.properties.content_type == "application/json" else text
+        return body if isinstance(body, dict) else json.loads(body)
+
+
+class Broker:
+    """A test's own view of RabbitMQ: exclusive queues bound to ``eventtask``."""
+
+    def __init__(self) -> None:
+        self.connection = pika.BlockingConnection(
+            pika.ConnectionParameters(*BROKER, connection_attempts=1, socket_timeout=5)
+        )
+        self.channel: BlockingChannel = self.connection.channel()
+        # MozDef's own declaration: a durable direct exchange.
+        self.channel.exchange_declare(EXCHANGE, exchange_type="direct", durable=True)
+
+    def queue(self, routing_key: str) -> str:
+        """An exclusive queue (gone with this connection) bound with ``routing_key``."""
+        name = f"mozdef-client-test-{uuid.uuid4().hex}"
+        self.channel.queue_declare(name, exclusive=True)
+        self.channel.queue_bind(name, EXCHANGE, routing_key=routing_key)
+        return name
+
+    def get(self, queue: str, count: int, timeout: float = 10.0) -> list[Received]:
+        """Take up to ``count`` messages, waiting at most ``timeout`` for them."""
+        received: list[Received] = []
+        deadline = time.monotonic() + timeout
+        while len(received) < count and time.monotonic() < deadline:
+            method, properties, body = self.channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                self.connection.sleep(0.05)
+                continue
+            received.append(Received(method.exchange, method.routing_key, properties, body))
+        return received
+
+    def close(self) -> None:
+        if self.connection.is_open:
+            self.connection.close()
+
+
+def _broker_reachable() -> bool:
+    try:
+        socket.create_connection(BROKER, timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    require(_broker_reachable(), f"RabbitMQ is not reachable at {BROKER[0]}:{BROKER[1]}")
+    view = Broker()
+    yield view
+    view.close()
+
+
+@pytest.fixture
+def make_transport() -> Iterator[Any]:
+    made: list[AMQPTransport] = []
+
+    def make(**options: Any) -> AMQPTransport:
+        options.setdefault("host", BROKER[0])
+        made.append(AMQPTransport(AMQPOptions(**options)))
+        return made[-1]
+
+    yield make
+    for transport in made:
+        transport.close()
+
+
+def unique_key() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+class Proxy:
+    """A TCP proxy to the broker that a test can cut, optionally ending TLS for it."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.tls = tls
+        self.lock = threading.Lock()
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.cut_on_client_data = False
+        self.handshake_errors: list[BaseException] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._start, args=(client,), daemon=True).start()
+
+    def _start(self, client: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                client = self.tls.wrap_socket(client, server_side=True)
+            except (OSError, ValueError) as exc:
+                self.handshake_errors.append(exc)
+                client.close()
+                return
+        upstream = socket.create_connection(BROKER)
+        with self.lock:
+            self.pairs.append((client, upstream))
+        threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+        self._pump(upstream, client, False)
+
+    def _pump(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_client and self.cut_on_client_data:
+                    # Kill the connection with these bytes unforwarded: mid-publish.
+                    self.cut_on_client_data = False
+                    self.cut()
+                    return
+                target.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, target):
+            _shut(sock)
+
+    def cut(self) -> None:
+        """Close every connection now, as a broker restart or a network fault would."""
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            for sock in pair:
+                _shut(sock)
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[Proxy]:
+    require(_broker_reachable(), f"RabbitMQ is not reachable at {BROKER[0]}:{BROKER[1]}")
+    server = Proxy()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+def summaries(messages: list[Received]) -> list[str]:
+    return [m.decode_like_mozdef()["summary"] for m in messages]
+
+
+# ---------------------------------------------------------------- publishing
+
+
+def test_an_event_arrives_on_eventtask_as_mozdef_consumes_it(
+    broker: Broker, make_transport: Any
+) -> None:
+    """Defaults: exchange and routing key eventtask, JSON, persistent, one event a message."""
+    queue = broker.queue("eventtask")
+    marker = uuid.uuid4().hex
+    events = [
+        encoded(f"{marker} first é", severity=Severity.ERROR, details={"username": "joe"}),
+        encoded(f"{marker} second", tags=["vpn"]),
+    ]
+    make_transport().send(events)
+    # Others may publish to eventtask too: keep only this test's events.
+    mine = [m for m in broker.get(queue, 50, timeout=3) if marker in m.body.decode()]
+    assert [m.decode_like_mozdef() for m in mine] == [json.loads(e.payload) for e in events]
+    for message in mine:
+        assert (message.exchange, message.routing_key) == ("eventtask", "eventtask")
+        assert message.properties.content_type == "application/json"
+        assert message.properties.content_encoding == "utf-8"
+        assert message.properties.delivery_mode == 2  # persistent
+        assert message.body == events[mine.index(message)].payload
+
+
+def test_exchange_and_routing_key_are_configurable(broker: Broker, make_transport: Any) -> None:
+    key = unique_key()
+    queue = broker.queue(key)
+    make_transport(exchange=EXCHANGE, routing_key=key).send([encoded("routed")])
+    [message] = broker.get(queue, 1)
+    assert message.routing_key == key
+    assert summaries([message]) == ["routed"]
+
+
+def test_an_unroutable_event_is_a_permanent_error(broker: Broker, make_transport: Any) -> None:
+    """mandatory=True: with no queue bound for the key the broker returns the event."""
+    transport = make_transport(routing_key=unique_key())
+    with pytest.raises(PermanentError, match="no queue is bound") as caught:
+        transport.send([encoded("nowhere to go")])
+    assert isinstance(caught.value.__cause__, pika.exceptions.UnroutableError)
+    # The channel survives a returned message: the next routable send works.
+    key = unique_key()
+    queue = broker.queue(key)
+    transport2 = make_transport(routing_key=key)
+    transport2.send([encoded("fine")])
+    assert summaries(broker.get(queue, 1)) == ["fine"]
+
+
+def test_a_missing_exchange_is_a_permanent_error_unless_declared_actively(
+    broker: Broker, make_transport: Any
+) -> None:
+    exchange = f"mozdef-client-test-{uuid.uuid4().hex}"
+    with pytest.raises(PermanentError, match=rf"no exchange '{exchange}'"):
+        make_transport(exchange=exchange).send([encoded("x")])
+    try:
+        transport = make_transport(exchange=exchange, routing_key="k", declare="active")
+        with pytest.raises(PermanentError, match="no queue is bound"):
+            transport.send([encoded("x")])
+        # It now exists, durable and direct: declaring it so passively succeeds.
+        broker.channel.exchange_declare(exchange, exchange_type="direct", durable=True,
+                                        passive=True)  # fmt: skip
+    finally:
+        broker.channel.exchange_delete(exchange)
+
+
+def test_events_from_several_threads_all_arrive(broker: Broker, make_transport: Any) -> None:
+    key = unique_key()
+    queue = broker.queue(key)
+    transport = make_transport(routing_key=key)
+
+    def publish(thread: int) -> None:
+        for i in range(20):
+            transport.send([encoded(f"{thread}-{i}")])
+
+    threads = [threading.Thread(target=publish, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    got = summaries(broker.get(queue, 80, timeout=15))
+    assert sorted(got) == sorted(f"{t}-{i}" for t in range(4) for i in range(20))
+
+
+def test_a_client_with_an_amqp_url_delivers(broker: Broker) -> None:
+    key = unique_key()
+    queue = broker.queue(key)
+    url = f"amqp://guest:guest@127.0.0.1:5672/%2F?exchange=eventtask&routing_key={key}"
+    with Client(url) as client:
+        client.send(Event(summary="via URL", severity=Severity.CRITICAL))
+    [message] = broker.get(queue, 1)
+    assert message.decode_like_mozdef()["severity"] == "CRITICAL"
+
+
+# ---------------------------------------------------------------- failures and credentials
+
+
+def test_wrong_credentials_are_permanent_and_never_shown(
+    broker: Broker, make_transport: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = f"pw-{uuid.uuid4().hex}"
+    transport = make_transport(username="guest", password=secret)
+    with pytest.raises(PermanentError, match="refused the login") as caught:
+        transport.send([encoded("x")])
+    shown = [str(caught.value), repr(caught.value), repr(transport), transport.name,
+             repr(AMQPOptions(password=secret)), caplog.text]  # fmt: skip
+    assert not [text for text in shown if secret in text]
+    assert "guest" not in repr(AMQPOptions(username="guest"))
+
+
+def test_a_refused_connection_is_retryable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    transport = AMQPTransport(AMQPOptions(host="127.0.0.1", port=port, connect_timeout=3))
+    with pytest.raises(
+        RetryableError, match=rf"could not talk to amqp://127.0.0.1:{port}.*refused"
+    ):
+        transport.send([encoded("x")])
+    transport.close()
+
+
+def test_a_connection_killed_mid_publish_is_retryable_then_reconnects(
+    broker: Broker, proxy: Proxy, make_transport: Any
+) -> None:
+    """The publish whose confirm was lost raises; the next send opens a new connection."""
+    key = unique_key()
+    queue = broker.queue(key)
+    transport = make_transport(port=proxy.port, routing_key=key)
+    transport.send([encoded("before")])
+    proxy.cut_on_client_data = True
+    with pytest.raises(RetryableError, match="lost") as caught:
+        transport.send([encoded("cut")])
+    assert isinstance(caught.value.__cause__, pika.exceptions.AMQPConnectionError)
+    transport.send([encoded("after")])
+    assert summaries(broker.get(queue, 3, timeout=3)) == ["before", "after"]
+
+
+def test_a_connection_dropped_while_idle_is_replaced_before_publishing(
+    broker: Broker, proxy: Proxy, make_transport: Any
+) -> None:
+    """A broker restart between sends costs nothing: the drop is noticed first."""
+    key = unique_key()
+    queue = broker.queue(key)
+    transport = make_transport(port=proxy.port, routing_key=key)
+    transport.send([encoded("one")])
+    proxy.cut()
+    time.sleep(0.2)  # let the close reach the transport's socket
+    transport.send([encoded("two")])
+    assert summaries(broker.get(queue, 2)) == ["one", "two"]
+
+
+def test_close_then_send_opens_a_new_connection(broker: Broker, make_transport: Any) -> None:
+    key = unique_key()
+    queue = broker.queue(key)
+    transport = make_transport(routing_key=key)
+    transport.send([encoded("a")])
+    transport.close()
+    transport.send([encoded("b")])
+    assert summaries(broker.get(queue, 2)) == ["a", "b"]
+
+
+# ---------------------------------------------------------------- AMQPS
+
+
+@pytest.fixture
+def tls_proxy(tls_files: TLSFiles) -> Iterator[Proxy]:
+    require(_broker_reachable(), f"RabbitMQ is not reachable at {BROKER[0]}:{BROKER[1]}")
+    server = Proxy(tls=server_context(tls_files))
+    yield server
+    server.close()
+
+
+def test_amqps_verifies_the_broker_against_the_ca_bundle(
+    broker: Broker, tls_proxy: Proxy, tls_files: TLSFiles, make_transport: Any
+) -> None:
+    key = unique_key()
+    queue = broker.queue(key)
+    transport = make_transport(tls=True, port=tls_proxy.port, routing_key=key,
+                               ca_bundle=tls_files.ca_file)  # fmt: skip
+    assert transport.name.startswith("amqps://127.0.0.1:")
+    transport.send([encoded("over tls")])
+    assert summaries(broker.get(queue, 1)) == ["over tls"]
+
+
+def test_amqps_refuses_a_broker_it_cannot_verify(
+    tls_proxy: Proxy, tls_files: TLSFiles, make_transport: Any
+) -> None:
+    transport = make_transport(tls=True, port=tls_proxy.port, connect_timeout=5)
+    with pytest.raises(RetryableError, match="certificate verify failed"):
+        transport.send([encoded("x")])
+    wrong_name = make_transport(tls=True, port=tls_proxy.port, ca_bundle=tls_files.ca_file,
+                                server_name="rabbit.example.com")  # fmt: skip
+    with pytest.raises(RetryableError, match="certificate verify failed"):
+        wrong_name.send([encoded("x")])
+
+
+def test_amqps_with_a_client_certificate(broker: Broker, tls_files: TLSFiles) -> None:
+    proxy = Proxy(tls=server_context(tls_files, require_client_cert=True))
+    key = unique_key()
+    queue = broker.queue(key)
+    transport = AMQPTransport(AMQPOptions(
+        host="127.0.0.1", port=proxy.port, tls=True, routing_key=key,
+        ca_bundle=tls_files.ca_file, client_cert=tls_files.client_cert_file,
+        client_key=tls_files.client_key_file,
+    ))  # fmt: skip
+    try:
+        transport.send([encoded("mutual")])
+        assert summaries(broker.get(queue, 1)) == ["mutual"]
+        assert proxy.handshake_errors == []
+    finally:
+        transport.close()
+        proxy.close()
+
+
+# ---------------------------------------------------------------- options and packaging
+
+
+@pytest.mark.parametrize(
+    ("options", "part"),
+    [
+        ({"port": 0}, "port"),
+        ({"port": True}, "port"),
+        ({"declare": "maybe"}, "declare"),
+        ({"heartbeat": -1}, "heartbeat"),
+        ({"connect_timeout": 0}, "connect_timeout"),
+        ({"routing_key": "k" * 256}, "routing_key"),
+        ({"host": ""}, "host"),
+        ({"ca_bundle": "/etc/hostname"}, "needs tls"),
+        ({"tls": True, "ca_bundle": "/nonexistent.pem"}, "ca_bundle"),
+        ({"tls": True, "client_key": "/etc/hostname"}, "client_key needs client_cert"),
+    ],
+)
+def test_bad_options_are_rejected_naming_the_option(options: dict[str, Any], part: str) -> None:
+    with pytest.raises(ConfigurationError, match=part):
+        AMQPOptions(**options)
+
+
+def test_default_ports_are_5672_and_5671_for_tls() -> None:
+    assert AMQPOptions().effective_port == 5672
+    assert AMQPOptions(tls=True).effective_port == 5671
+
+
+def test_importing_the_library_does_not_import_pika() -> None:
+    code = "import mozdef_client, sys; print('pika' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60)  # fmt: skip
+    assert result.stdout.strip() == "False"
+
+
+def test_without_pika_the_transport_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "pika", None)
+    with pytest.raises(ConfigurationError, match=r"mozdef-client\[amqp\]"):
+        AMQPTransport()
+
+
+def test_a_batch_where_every_event_failed_alike_raises_that_error() -> None:
+    error = RetryableError("down", destination="d")
+    assert batch_error(dict.fromkeys(range(3), error), 3, "d") is error
+
+
+def test_a_batch_with_some_failures_raises_a_partial_delivery_error() -> None:
+    failures: dict[int, DeliveryError] = {1: PermanentError("returned", destination="d")}
+    error = batch_error(failures, 3, "d")
+    assert isinstance(error, PartialDeliveryError)
+    assert error.failures == failures
+    mixed: dict[int, DeliveryError] = {0: PermanentError("a"), 1: RetryableError("b")}
+    assert isinstance(batch_error(mixed, 2, "d"), PartialDeliveryError)
