@@ -51,6 +51,8 @@ DEFAULT_MAX_CONNECTIONS = 256
 # dropping) a bounded amount first lets it see the answer instead of a reset.
 _DRAIN_BYTES = 64 * 1024 * 1024
 _DRAIN_SECONDS = 2.0
+# How often the serving loop looks for a close(): the most close() waits.
+_POLL_SECONDS = 0.05
 
 Sink = Callable[[Sequence["ReceivedEvent"]], None]
 
@@ -220,6 +222,9 @@ def _route(raw_path: str) -> str | None:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Answer even a garbage request line with a status line and headers
+    # (the default, HTTP/0.9, would send a bare HTML page).
+    default_request_version = "HTTP/1.0"
     server_version = "mozdef-client-receiver"
     sys_version = ""
     server: _Server
@@ -529,14 +534,17 @@ class Receiver:
 
     def start(self) -> Receiver:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"mozdef-receiver-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            args=(_POLL_SECONDS,),
+            name=f"mozdef-receiver-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until :meth:`close` (from another thread)."""
-        self._server.serve_forever()
+        self._server.serve_forever(_POLL_SECONDS)
 
     def close(self) -> None:
         """Stop listening and end every connection's thread."""
