@@ -480,7 +480,9 @@ class MozDefMsg:
         self.source = source
         self.tags: list[str] = tags if tags is not None else []
         self.details: dict[str, Any] = details if details is not None else {}
-        self.log: dict[str, Any] = {}
+        # Extra fields for the document. 1.1 started it with these two keys
+        # (the event's own details and tags replace them), and programs index them.
+        self.log: dict[str, Any] = {"details": {}, "tags": []}
         self.debug = False
         #: True, False, or (as in 1.1) the path of a CA bundle.
         self.verify_certificate: bool | str = True
