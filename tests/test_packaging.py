@@ -302,7 +302,7 @@ def test_sdist_carries_sources_docs_and_typing_marker(built: Built) -> None:
 
 @pytest.mark.slow
 def test_wheel_requires_urllib3_only_and_offers_the_command(built: Built) -> None:
-    """boto3 and orjson are extras; the console script is mozdef_client.cli:main."""
+    """boto3, pika and orjson are extras; the console script is mozdef_client.cli:main."""
     info = f"mozdef_client-{VERSION}.dist-info"
     with zipfile.ZipFile(built.wheel) as wheel:
         metadata = wheel.read(f"{info}/METADATA").decode()
@@ -311,7 +311,7 @@ def test_wheel_requires_urllib3_only_and_offers_the_command(built: Built) -> Non
     requires = re.findall(r"^Requires-Dist: (.+)$", metadata, re.MULTILINE)
     unconditional = [r for r in requires if "extra ==" not in r]
     assert [re.split(r"[ <>=;\[]", r)[0] for r in unconditional] == ["urllib3"]
-    for name in ("boto3", "orjson"):
+    for name in OPTIONAL:
         assert any(r.startswith(name) and "extra ==" in r for r in requires), name
     assert re.search(r"^mozdef-client = mozdef_client\.cli:main$", entry_points, re.MULTILINE)
 
