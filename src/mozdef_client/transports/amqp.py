@@ -144,6 +144,11 @@ class AMQPTransport:
         self._channel: BlockingChannel | None = None
         self._pid = os.getpid()
 
+    @property
+    def options(self) -> AMQPOptions:
+        """The options this transport was built with."""
+        return self._options
+
     def __repr__(self) -> str:
         return f"AMQPTransport({self.name!r})"
 

@@ -166,6 +166,11 @@ class RemoteSyslogTransport:
         self._socket: socket.socket | None = None
         self._pid = os.getpid()
 
+    @property
+    def options(self) -> RemoteSyslogOptions:
+        """The options this transport was built with."""
+        return self._options
+
     def __repr__(self) -> str:
         return f"RemoteSyslogTransport({self.name!r}, format={self._options.format!r})"
 
