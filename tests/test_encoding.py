@@ -27,7 +27,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mozdef_client import EncodingError, Event, MozDefError, ValidationError, encoding, prepare
+from mozdef_client import (
+    EncodingError,
+    Event,
+    MozDefError,
+    Severity,
+    ValidationError,
+    encoding,
+    prepare,
+)
 from mozdef_client.encoding import MAX_DEPTH, encode_document
 
 
@@ -243,16 +251,23 @@ class Colour(enum.Enum):
         (object(), "object"),
         (timedelta(1), "timedelta"),
         (1j, "complex"),
-        # orjson would encode these two itself; without orjson they are refused,
-        # so they must be refused with it too.
+        # orjson would encode a dataclass itself; without orjson it is refused,
+        # so it must be refused with it too.
         (Point(1), "Point"),
-        (Colour.RED, "Colour"),
     ],
 )
 def test_unknown_types_are_an_error_naming_the_path_and_type(value, type_name):
     error = encoding_error({"details": {"x": [value]}})
     assert str(error) == f"details.x[0] has type {type_name}, which cannot be encoded as JSON"
     assert error.path == "details.x[0]"
+
+
+def test_enum_members_are_encoded_as_their_value():
+    """Both encoders write an Enum member as its value (orjson does it natively)."""
+    assert details_json({"colour": Colour.RED, "sev": Severity.WARNING}) == {
+        "colour": 1,
+        "sev": "WARNING",
+    }
 
 
 def nested(levels: int) -> Any:

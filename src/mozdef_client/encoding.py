@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import enum
 import ipaddress
 import json
 import math
@@ -71,10 +72,13 @@ def _orjson_fast_path() -> Callable[[Mapping[str, Any]], bytes | None] | None:
     except ImportError:
         return None
     dumps = orjson.dumps
+    passthrough = orjson.OPT_PASSTHROUGH_DATACLASS
 
     def encode(document: Mapping[str, Any]) -> bytes | None:
         try:
-            encoded = dumps(document, default=_fast_default)
+            # Dataclasses go to _fast_default (which refuses them), as the walk
+            # refuses them: both encoders accept the same values.
+            encoded = dumps(document, default=_fast_default, option=passthrough)
         except (TypeError, ValueError):
             return None
         return None if b"null" in encoded else encoded
@@ -166,6 +170,8 @@ def _normalise(value: Any, path: str, depth: int) -> Any:
         return result
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_normalise(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, enum.Enum):
+        return _normalise(value.value, path, depth)
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, _AS_STRING):

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import sys
+import threading
+import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from .client import Client, prepare
+from .delivery import Stats
 from .errors import ConfigurationError, MozDefError, ValidationError
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
 from .severity import Facility, Severity
@@ -191,12 +195,13 @@ class MozDefMessage:
             prepare(self._core_event())
             raise ValidationError(f"{type(self).__name__} failed post-construct validation")
         encoded = prepare(self._core_event())
-        client = self._client()
         if not self._fire_and_forget:
-            client.send_encoded(encoded)
+            self._client().send_encoded(encoded)
             return
         try:
-            client.send_encoded(encoded)
+            # Queued for a process-wide background client: no network I/O here,
+            # and what is queued is flushed at exit.
+            _fire_and_forget_client(self._config_key(), self._destinations).send_encoded(encoded)
         except Exception as exc:  # fire-and-forget: the caller asked never to see it
             logger.warning("fire-and-forget MozDef event not delivered: %s", exc)
 
@@ -231,15 +236,19 @@ class MozDefMessage:
             read_timeout=self._timeouts[1],
         )
 
-    def _client(self) -> Client:
-        # Reuse the Client while the configuration is unchanged: transports
-        # keep their connections (and SQS its queue URL) between sends.
-        key = (
+    def _config_key(self) -> tuple[Any, ...]:
+        """Everything that decides where and how a message goes."""
+        return (
             self._url, self._send_to_syslog, self._syslog_only, self._syslog_socket_path,
             str(self._facility), self._send_to_sqs, self._sqs_queue_name, self._sqs_region,
             self._sqs_aws_account_id, self._sqs_endpoint_url, self._verify_certificate,
             self._verify_path, tuple(sorted(self._headers.items())), self._timeouts,
         )  # fmt: skip
+
+    def _client(self) -> Client:
+        # Reuse the Client while the configuration is unchanged: transports
+        # keep their connections (and SQS its queue URL) between sends.
+        key = self._config_key()
         if self._client_cache is not None and self._client_cache[0] == key:
             return self._client_cache[1]
         if self._client_cache is not None:
@@ -249,6 +258,56 @@ class MozDefMessage:
         # as 1.1's __del__ closed its session.
         self._client_cache = (key, client, weakref.finalize(self, client.close))
         return client
+
+
+_shared_lock = threading.Lock()
+_shared_clients: dict[tuple[Any, ...], Client] = {}
+
+
+def _fire_and_forget_client(
+    key: tuple[Any, ...], destinations: Callable[[], list[Transport]]
+) -> Client:
+    """The process-wide background client for one legacy configuration."""
+    with _shared_lock:
+        client = _shared_clients.get(key)
+        if client is None:
+            client = Client(destinations(), mode="background")
+            _shared_clients[key] = client
+        return client
+
+
+def fire_and_forget_stats() -> dict[str, Stats]:
+    """Delivery stats of the legacy fire-and-forget clients, by destination."""
+    with _shared_lock:
+        clients = list(_shared_clients.values())
+    return {", ".join(c.destinations): c.stats() for c in clients}
+
+
+def flush_fire_and_forget(timeout: float | None = None) -> int:
+    """Wait until fire-and-forget events are delivered; returns how many remain.
+
+    Fire-and-forget sends only queue; call this where a program (or a test)
+    needs them to have arrived. They are also flushed, briefly, at exit.
+    """
+    with _shared_lock:
+        clients = list(_shared_clients.values())
+    deadline = None if timeout is None else time.monotonic() + timeout
+    left = 0
+    for client in clients:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        left += client.flush(remaining)
+    return left
+
+
+def _forget_shared_after_fork() -> None:
+    # The parent's clients go on delivering what the parent queued; the child
+    # builds its own on its first fire-and-forget send.
+    global _shared_lock
+    _shared_lock = threading.Lock()
+    _shared_clients.clear()
+
+
+os.register_at_fork(after_in_child=_forget_shared_after_fork)
 
 
 class MozDefEvent(MozDefMessage):

@@ -126,11 +126,10 @@ class _PoolRegistry:
 _POOLS = _PoolRegistry()
 os.register_at_fork(after_in_child=_POOLS.forget_after_fork)
 
-# Connection attempts are safe to repeat; a POST that may have arrived is not.
-_CONNECT_RETRIES = Retry(
-    total=None, connect=2, read=0, redirect=0, status=0, other=0,
-    raise_on_redirect=False, raise_on_status=False,
-)  # fmt: skip
+# One attempt per send: retrying is the delivery pipeline's job (with backoff,
+# and counted), and a POST that may have arrived must not be repeated blindly.
+# urllib3 still replaces a pooled connection the server has closed.
+_NO_RETRIES = Retry(total=0, redirect=0, raise_on_redirect=False, raise_on_status=False)
 
 
 def redact_url(url: str) -> str:
@@ -226,7 +225,7 @@ class HTTPTransport:
                 body=body,
                 headers=dict(headers),
                 timeout=self._timeout,
-                retries=_CONNECT_RETRIES,
+                retries=_NO_RETRIES,
                 redirect=False,
             )
         except MaxRetryError as exc:
