@@ -76,10 +76,10 @@ def _read(path: str) -> str:
 
 
 def check_text(text: str, name: str, kind: Kind | None) -> Iterator[tuple[int, list[Finding]]]:
-    """For each event in ``text`` (or unreadable JSON): (events counted, its findings)."""
+    """For each event in ``text`` (or unreadable JSON): (1, its findings)."""
     for location, document, error in _documents(text, name):
         if error is not None:
-            yield 0, [Finding(location, "error", error)]
+            yield 1, [Finding(location, "error", error)]
         else:
             yield 1, check_document(document, location, kind)
 
@@ -95,10 +95,9 @@ def check_document(document: Any, location: str, kind: Kind | None) -> list[Find
         encode_document(document)  # NaN and the like: valid Python JSON, not valid JSON
     except ValidationError as exc:
         findings.append(Finding(location, "error", f"{exc} ({kind} event)"))
-    if kind is not Kind.VULNERABILITY:
-        findings.extend(
-            Finding(location, "warning", text) for text in recommended_field_warnings(document)
-        )
+    warnings = [] if kind is Kind.VULNERABILITY else recommended_field_warnings(document)
+    if warnings:
+        findings.append(Finding(location, "warning", "; ".join(warnings)))
     return findings
 
 

@@ -153,8 +153,8 @@ class ConsolePrinter:
         for event in events:
             lines.append(describe_event(event))
             lines.extend(f"    error: {error}" for error in event.errors)
-            if self._show_warnings:
-                lines.extend(f"    warning: {warning}" for warning in event.warnings)
+            if self._show_warnings and event.warnings:
+                lines.append("    warning: " + "; ".join(event.warnings))
         with self._lock:
             self._out.write("\n".join(lines) + "\n")
             self._out.flush()
