@@ -11,6 +11,7 @@ The mozdef_client 1.1 classes (``MozDefEvent`` and friends) keep working.
 
 from ._version import __version__
 from .client import Client, prepare
+from .delivery import DeadLetter, DeliveryOptions, RetryPolicy, Stats
 from .encoding import encode_document
 from .errors import (
     ConfigurationError,
@@ -20,6 +21,8 @@ from .errors import (
     MozDefError,
     PermanentError,
     RetryableError,
+    SpoolError,
+    SpoolFullError,
     ValidationError,
 )
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent
@@ -56,7 +59,9 @@ __all__ = [
     "AMQPTransport",
     "Client",
     "ConfigurationError",
+    "DeadLetter",
     "DeliveryError",
+    "DeliveryOptions",
     "DocumentEvent",
     "EncodedEvent",
     "EncodingError",
@@ -79,10 +84,14 @@ __all__ = [
     "PermanentError",
     "RemoteSyslogOptions",
     "RemoteSyslogTransport",
+    "RetryPolicy",
     "RetryableError",
     "SQSOptions",
     "SQSTransport",
     "Severity",
+    "SpoolError",
+    "SpoolFullError",
+    "Stats",
     "SyslogOptions",
     "SyslogTransport",
     "Transport",
