@@ -60,7 +60,10 @@ class RetryPolicy:
         retry_after: float | None = getattr(error, "retry_after", None)
         if retry_after is not None:
             return min(float(retry_after), self.retry_after_max)
-        ceiling = min(self.backoff_max, self.backoff_initial * 2.0 ** max(0, attempts - 1))
+        # The exponent is bounded: durable mode retries without end, and 2.0 ** 1024
+        # overflows a float (64 doublings pass any sensible cap).
+        exponent = min(max(0, attempts - 1), 64)
+        ceiling = min(self.backoff_max, self.backoff_initial * 2.0**exponent)
         if not self.jitter:
             return float(ceiling)
         return (rng or random.Random()).uniform(0.0, ceiling)
