@@ -7,7 +7,7 @@ sends through a Client, so validation, encoding and delivery live here once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from .delivery import DeadLetter, DeliveryOptions, Mode, Pipeline, Stats
 from .delivery.stats import Counters
@@ -92,9 +92,11 @@ class Client:
         )
         if destinations is None:
             destinations = url_from_environment()
-        if isinstance(destinations, (str, Transport)):
-            destinations = [destinations]
-        self._transports: list[Transport] = [_as_transport(d, http) for d in destinations]
+        if isinstance(destinations, str) or _is_transport(destinations):
+            listed: Sequence[Destination] = [destinations]
+        else:
+            listed = cast("Sequence[Destination]", destinations)
+        self._transports: list[Transport] = [_as_transport(d, http) for d in listed]
         if not self._transports:
             raise ConfigurationError("a Client needs at least one destination")
         if mode not in ("sync", "background", "durable"):
@@ -201,8 +203,14 @@ class Client:
 def _as_transport(destination: Destination, http: HTTPOptions) -> Transport:
     if isinstance(destination, str):
         return transport_from_url(destination, http)
-    if isinstance(destination, Transport):
+    if _is_transport(destination):
         return destination
     raise ConfigurationError(
         f"a destination is a URL or a Transport, not {type(destination).__name__}"
     )
+
+
+def _is_transport(value: object) -> TypeGuard[Transport]:
+    # Duck typing, not isinstance(value, Transport): a runtime-checkable
+    # Protocol check costs more than an HTTP request's worth of parsing.
+    return callable(getattr(value, "send", None)) and isinstance(getattr(value, "name", None), str)

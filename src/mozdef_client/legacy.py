@@ -17,13 +17,12 @@ import os
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from .client import Client, prepare
-from .delivery import Stats
+from .delivery import Mode, Stats
 from .errors import ConfigurationError, MozDefError, ValidationError
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
 from .severity import Facility, Severity
@@ -101,9 +100,6 @@ class MozDefMessage:
         self._facility: Facility | str | int = Facility.USER
         self._headers: dict[str, str] = {}
         self._timeouts = (_DEFAULT_HTTP.connect_timeout, _DEFAULT_HTTP.read_timeout)
-        self._client_cache: (
-            tuple[tuple[Any, ...], Client, weakref.finalize[[], MozDefMessage]] | None
-        ) = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(self._url)!r})"
@@ -201,7 +197,8 @@ class MozDefMessage:
         try:
             # Queued for a process-wide background client: no network I/O here,
             # and what is queued is flushed at exit.
-            _fire_and_forget_client(self._config_key(), self._destinations).send_encoded(encoded)
+            client = _shared_client(self._config_key(), self._destinations, "background")
+            client.send_encoded(encoded)
         except Exception as exc:  # fire-and-forget: the caller asked never to see it
             logger.warning("fire-and-forget MozDef event not delivered: %s", exc)
 
@@ -246,40 +243,44 @@ class MozDefMessage:
         )  # fmt: skip
 
     def _client(self) -> Client:
-        # Reuse the Client while the configuration is unchanged: transports
-        # keep their connections (and SQS its queue URL) between sends.
-        key = self._config_key()
-        if self._client_cache is not None and self._client_cache[0] == key:
-            return self._client_cache[1]
-        if self._client_cache is not None:
-            self._client_cache[2]()  # close the old Client now
-        client = Client(self._destinations())
-        # Close the Client's sockets (syslog's) when this message is collected,
-        # as 1.1's __del__ closed its session.
-        self._client_cache = (key, client, weakref.finalize(self, client.close))
-        return client
+        # One Client per configuration, shared by every message object of the
+        # process: a new MozDefEvent per event (the usual 1.1 pattern) reuses
+        # pooled connections and the SQS queue URL instead of building anew.
+        return _shared_client(self._config_key(), self._destinations, "sync")
 
 
 _shared_lock = threading.Lock()
 _shared_clients: dict[tuple[Any, ...], Client] = {}
+_MAX_SHARED_SYNC_CLIENTS = 64
 
 
-def _fire_and_forget_client(
-    key: tuple[Any, ...], destinations: Callable[[], list[Transport]]
+def _shared_client(
+    key: tuple[Any, ...], destinations: Callable[[], list[Transport]], mode: Mode
 ) -> Client:
-    """The process-wide background client for one legacy configuration."""
+    """The process-wide client for one legacy configuration and mode."""
+    key = (mode, *key)
     with _shared_lock:
         client = _shared_clients.get(key)
         if client is None:
-            client = Client(destinations(), mode="background")
+            if mode == "sync":
+                _evict_oldest_sync_client()
+            client = Client(destinations(), mode=mode)
             _shared_clients[key] = client
         return client
+
+
+def _evict_oldest_sync_client() -> None:
+    # A program that changes configuration endlessly must not grow this
+    # forever. Background clients are kept: they may hold queued events.
+    sync_keys = [key for key in _shared_clients if key[0] == "sync"]
+    if len(sync_keys) >= _MAX_SHARED_SYNC_CLIENTS:
+        _shared_clients.pop(sync_keys[0]).close()
 
 
 def fire_and_forget_stats() -> dict[str, Stats]:
     """Delivery stats of the legacy fire-and-forget clients, by destination."""
     with _shared_lock:
-        clients = list(_shared_clients.values())
+        clients = [c for c in _shared_clients.values() if c.mode == "background"]
     return {", ".join(c.destinations): c.stats() for c in clients}
 
 
