@@ -84,12 +84,17 @@ class Spool:
         self._fsync = fsync
         self._prepare_directory()
         self._reset()
-        self._connection().executescript(_SCHEMA)
-        with self._write() as db:
-            self._release_dead_owners(db)
-            self._bytes = int(
-                db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events").fetchone()[0]
-            )
+        try:
+            self._connection().executescript(_SCHEMA)
+            with self._write() as db:
+                self._release_dead_owners(db)
+                self._bytes = int(
+                    db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events").fetchone()[0]
+                )
+        except sqlite3.Error as exc:
+            # Not a database, damaged, or the disk is full: say so, not sqlite3's bare words.
+            self.close()
+            raise ConfigurationError(f"cannot open the spool {self.path}: {exc}") from exc
 
     def _reset(self) -> None:
         self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
