@@ -90,7 +90,15 @@ def test_backoff_with_full_jitter_spreads_waits_under_the_exponential_ceiling():
     policy = RetryPolicy(backoff_initial=0.1, backoff_max=2.0)
     error = RetryableError("connection reset")
     rng = random.Random(1234)
-    for attempts, ceiling in [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.6), (6, 2.0), (30, 2.0)]:
+    for attempts, ceiling in [
+        (1, 0.1),
+        (2, 0.2),
+        (3, 0.4),
+        (4, 0.8),
+        (5, 1.6),
+        (6, 2.0),
+        (30, 2.0),
+    ]:
         waits = [policy.delay(error, attempts, rng) for _ in range(300)]
         assert all(0.0 <= w <= ceiling for w in waits), attempts
         # Full jitter: the waits cover the range, they are not bunched at the top.
