@@ -72,7 +72,7 @@ def main() -> int:
     parser.add_argument("--no-legacy", action="store_true", help="skip mozdef-client 1.1")
     args = parser.parse_args()
     sync_n, pipe_n, durable_n, down_n = (
-        (200, 2_000, 1_000, 5_000) if args.quick else (3_000, 500_000, 100_000, 1_000_000)
+        (200, 2_000, 1_000, 5_000) if args.quick else (1_000, 500_000, 100_000, 1_000_000)
     )
 
     legacy = None if args.no_legacy else legacy_python(install=not args.quick)
