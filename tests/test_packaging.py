@@ -36,7 +36,7 @@ APT_LINE = (
     "apt-get install dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all "
     "python3-setuptools python3-wheel python3-build python3-installer python3-urllib3 rpm cpio"
 )
-OPTIONAL = ("boto3", "pika", "orjson")
+OPTIONAL = ("boto3", "pika", "orjson", "rich")
 # Left out when the project is copied for a build: local state, not sources.
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
@@ -302,7 +302,7 @@ def test_sdist_carries_sources_docs_and_typing_marker(built: Built) -> None:
 
 @pytest.mark.slow
 def test_wheel_requires_urllib3_only_and_offers_the_command(built: Built) -> None:
-    """boto3, pika and orjson are extras; the console script is mozdef_client.cli:main."""
+    """boto3, pika, orjson and rich are extras; the console script is mozdef_client.cli:main."""
     info = f"mozdef_client-{VERSION}.dist-info"
     with zipfile.ZipFile(built.wheel) as wheel:
         metadata = wheel.read(f"{info}/METADATA").decode()
@@ -432,6 +432,7 @@ def test_rpm_header_declares_urllib3_and_only_suggests_the_extras(built: Built) 
     assert sorted(run(["rpm", "-qp", "--suggests", built.rpm]).stdout.split()) == [
         "python3-boto3",
         "python3-pika",
+        "python3-rich",
     ]
 
 
