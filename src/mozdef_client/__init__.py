@@ -26,6 +26,7 @@ from .errors import (
     ValidationError,
 )
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent
+from .handler import MozDefHandler
 from .legacy import (
     MozDefAssetHint,
     MozDefCompliance,
@@ -36,6 +37,7 @@ from .legacy import (
     MozDefVulnerability,
 )
 from .severity import Facility, Severity
+from .structlog_processor import MozDefProcessor
 from .transports import (
     AMQPOptions,
     AMQPTransport,
@@ -76,8 +78,10 @@ __all__ = [
     "MozDefCompliance",
     "MozDefError",
     "MozDefEvent",
+    "MozDefHandler",
     "MozDefMessage",
     "MozDefMsg",
+    "MozDefProcessor",
     "MozDefRRA",
     "MozDefVulnerability",
     "PartialDeliveryError",
