@@ -16,7 +16,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import DeliveryError, EventTooLargeError, PermanentError, RetryableError
+from ..errors import (
+    DeliveryError,
+    EventTooLargeError,
+    PermanentError,
+    RetryableError,
+    SpoolError,
+)
 from ..transports.base import EncodedEvent, PartialDeliveryError, Transport
 from .dead_letters import DeadLetterSink
 from .memory_queue import MemoryQueue
@@ -59,7 +65,12 @@ class Lane:
         self._wake = self.memory.wake if self.memory is not None else threading.Event()
         self._closing = threading.Event()
         self._stop = threading.Event()
+        # Memory events taken by the worker and not yet settled. Taking and
+        # counting happen under this lock, so pending() never misses a batch
+        # on its way from the queue to the transport.
         self._in_flight = 0
+        self._taking = threading.Lock()
+        self._abandoned = 0  # memory events dropped by the worker at close
 
     def reset_after_fork(self) -> None:
         if self.memory is not None:
@@ -87,12 +98,14 @@ class Lane:
                 self._thread.start()
 
     def pending(self) -> tuple[int, int]:
-        """(events waiting in memory or in flight, events waiting in the spool)."""
-        in_memory = len(self.memory) if self.memory is not None else 0
+        """(events waiting in memory or in flight from it, events waiting in the spool)."""
+        in_memory = 0
+        if self.memory is not None:
+            with self._taking:
+                in_memory = len(self.memory) + self._in_flight
+        # In-flight spool events are still rows until acknowledged.
         in_spool = self._spool.pending(self.name) if self._spool is not None else 0
-        if self._spool is not None:
-            return in_memory, in_spool  # in-flight spool events are still rows
-        return in_memory + self._in_flight, 0
+        return in_memory, in_spool
 
     def flush(self, deadline: float) -> int:
         """Wait until everything queued is settled or ``deadline``; returns what is left."""
@@ -105,27 +118,54 @@ class Lane:
             self._wake.set()
             time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
 
-    def close(self, deadline: float) -> int:
-        """Deliver what can be delivered by ``deadline``, then stop; returns what is left."""
-        left = self.flush(deadline)
+    def close(self, deadline: float) -> tuple[int, int]:
+        """Deliver what can be delivered by ``deadline``, then stop.
+
+        Returns what is left: (events lost from memory, counted as dropped
+        ``closed``; events kept in the spool for the next start).
+        """
+        self.flush(deadline)
         self._closing.set()
         self._stop.set()
         self._wake.set()
         thread = self._thread
         if thread is not None:
             thread.join(max(0.0, deadline - time.monotonic()) + 0.1)
-        if self._spool is None and self.memory is not None:
-            left = len(self.memory) + self._in_flight
-            dropped = self.memory.clear()
-            if dropped:
-                self._counters.drop("closed", dropped)
+        lost = 0
+        if self.memory is not None:
+            with self._taking:
+                left = self.memory.take(len(self.memory) + 1, 1 << 62)
+                # A batch still in flight (a transport stuck past the deadline)
+                # is counted as dropped when the worker settles it.
+                lost = self._abandoned + self._in_flight
+            lost += self._keep_or_drop(left)
+        kept = self._spool.pending(self.name) if self._spool is not None else 0
         self.transport.close()
-        return left
+        return lost, kept
+
+    def _keep_or_drop(self, events: list[EncodedEvent]) -> int:
+        """At close: move what memory still holds to the spool, if there is one.
+
+        Returns how many events were dropped (counted as ``closed``).
+        """
+        if not events:
+            return 0
+        if self._spool is not None:
+            try:
+                self._spool.append([self.name], events)
+                return 0
+            except SpoolError as exc:
+                logger.warning("cannot keep %d events for %s in the spool: %s",
+                               len(events), self.name, exc)  # fmt: skip
+        self._counters.drop("closed", len(events))
+        return len(events)
 
     # -- the worker --------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            source = "memory"
+            items: list[Item] = []
             try:
                 source, items = self._next_batch()
                 if not items:
@@ -136,13 +176,15 @@ class Lane:
             except Exception:
                 # The worker must never die: log, breathe, go on.
                 logger.exception("mozdef_client delivery worker for %s failed", self.name)
+                self._give_back(source, items)
                 self._stop.wait(1.0)
 
     def _next_batch(self) -> tuple[str, list[Item]]:
         options = self._options
         if self.memory is not None and len(self.memory):
-            batch = self.memory.take(options.max_batch_events, options.max_batch_bytes)
-            self._in_flight = len(batch)
+            with self._taking:
+                batch = self.memory.take(options.max_batch_events, options.max_batch_bytes)
+                self._in_flight = len(batch)
             return "memory", batch
         if self._spool is not None:
             leased = self._spool.lease(self.name, options.max_batch_events,
@@ -232,7 +274,7 @@ class Lane:
             if duplicates:
                 self._counters.add("duplicates", duplicates)
         else:
-            self._in_flight = max(0, self._in_flight - len(items))
+            self._settled(len(items))
         self._counters.add("delivered", len(items))
 
     def _dead_letter(
@@ -244,7 +286,7 @@ class Lane:
             self._spool.dead_letter(self.name, items, message)
         else:
             self._dead_letters.add(self.name, list(items), message)
-            self._in_flight = max(0, self._in_flight - len(items))
+            self._settled(len(items))
         self._counters.add("dead_lettered", len(items))
         self._counters.error(message)
         logger.warning("%d events to %s dead-lettered: %s", len(items), self.name, message)
@@ -255,8 +297,27 @@ class Lane:
             assert self._spool is not None
             self._spool.release(items)
         else:
-            self._in_flight = max(0, self._in_flight - len(items))
+            self._settled(len(items))
+            self._abandoned += len(items)
             self._counters.drop("closed", len(items))
+
+    def _give_back(self, source: str, items: Sequence[Item]) -> None:
+        """After an unexpected failure: return a batch to where it came from."""
+        try:
+            if source == "spool" and self._spool is not None:
+                # Whether they arrived is unknown (the failure may have come
+                # after delivery): a later delivery counts as a possible duplicate.
+                self._spool.release(items, maybe_delivered=True)
+            elif source == "memory" and self.memory is not None:
+                with self._taking:
+                    self.memory.put_back(list(items))
+                    self._in_flight = max(0, self._in_flight - len(items))
+        except Exception:
+            logger.exception("mozdef_client could not return a batch for %s", self.name)
+
+    def _settled(self, count: int) -> None:
+        with self._taking:
+            self._in_flight = max(0, self._in_flight - count)
 
 
 def _events(source: str, items: list[Item]) -> list[EncodedEvent]:

@@ -62,7 +62,7 @@ class Pipeline:
         self._names = [lane.name for lane in self.lanes]
         self._since_wake = 0
         self._closed = False
-        if durable:
+        if durable or (self.spool is not None and self.spool.pending()):
             # Replay what an earlier run left in the spool without waiting for a send.
             for lane in self.lanes:
                 lane.start()
@@ -136,19 +136,25 @@ class Pipeline:
         """Deliver what can be by the deadline, stop the lanes; returns events left."""
         if self._closed:
             return 0
+        self._closed = True  # from now on, send() drops (counted as "closed")
         deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
-        left = sum(lane.close(deadline) for lane in self.lanes)
-        self._closed = True
-        if left:
-            where = (
-                f"kept in the spool {self.spool.path} and sent on the next start"
-                if self.spool is not None and self._durable
-                else "lost (they were only in memory)"
-            )
-            logger.warning("%d MozDef events were not delivered at close: %s", left, where)
+        lost = kept = 0
+        for lane in self.lanes:
+            lane_lost, lane_kept = lane.close(deadline)
+            lost += lane_lost
+            kept += lane_kept
+        if lost or kept:
+            where = []
+            if kept:
+                assert self.spool is not None
+                where.append(f"{kept} kept in the spool {self.spool.path} for the next start")
+            if lost:
+                where.append(f"{lost} lost (they were only in memory)")
+            logger.warning("%d MozDef events were not delivered at close: %s",
+                           lost + kept, "; ".join(where))  # fmt: skip
         if self.spool is not None:
             self.spool.close()
-        return left
+        return lost + kept
 
     def stats(self) -> Stats:
         memory = spool = 0
@@ -165,17 +171,32 @@ class Pipeline:
         """Send every dead letter again, to the destination that refused it."""
         letters = self.dead_letters.take_all()
         by_name = {lane.name: lane for lane in self.lanes}
-        for letter in letters:
+        replayed = 0
+        for index, letter in enumerate(letters):
             event = EncodedEvent(letter.payload, letter.severity)
             lane = by_name.get(letter.destination)
-            if lane is None:
+            if lane is None:  # a destination this client does not have: keep it
                 self.dead_letters.add(letter.destination, [event], letter.error)
-            elif self.spool is not None and self._durable:
-                self.spool.append([lane.name], [event])
+                continue
+            if self.spool is not None and self._durable:
+                try:
+                    self.spool.append([lane.name], [event])
+                except SpoolError:
+                    # Keep what could not be queued, then tell the caller.
+                    for rest in letters[index:]:
+                        self.dead_letters.add(
+                            rest.destination, [EncodedEvent(rest.payload, rest.severity)],
+                            rest.error,
+                        )  # fmt: skip
+                    raise
                 lane.wake()
             else:
                 lane.submit(event)
-        return len(letters)
+            # A replay is a new submission: delivered + dead_lettered + dropped
+            # + pending keep adding up to submitted.
+            self.counters.add("submitted")
+            replayed += 1
+        return replayed
 
     def reset_after_fork(self) -> None:
         self.counters.reset_after_fork()

@@ -213,12 +213,17 @@ class Spool:
             db.executemany("DELETE FROM events WHERE id = ?", [(e.id,) for e in items])
         self._forget_bytes(items)
 
-    def release(self, items: Iterable[SpooledEvent]) -> None:
-        """Give leased events back, known undelivered (no duplicate if sent again)."""
+    def release(self, items: Iterable[SpooledEvent], *, maybe_delivered: bool = False) -> None:
+        """Give leased events back to be sent again.
+
+        Events this lease did not deliver stay flagged if an earlier, dead
+        holder may have delivered them; ``maybe_delivered`` flags them all
+        (whether this holder delivered them is unknown).
+        """
         with self._write() as db:
             db.executemany(
-                "UPDATE events SET lease_owner = NULL, leased_before = 0 WHERE id = ?",
-                [(e.id,) for e in items],
+                "UPDATE events SET lease_owner = NULL, leased_before = ? WHERE id = ?",
+                [(int(maybe_delivered or e.maybe_duplicate), e.id) for e in items],
             )
 
     def dead_letter(self, destination: str, items: Sequence[SpooledEvent], error: str) -> None:

@@ -41,6 +41,9 @@ class Counters:
     """Thread-safe counters behind :class:`Stats`."""
 
     def __init__(self) -> None:
+        self._zero()
+
+    def _zero(self) -> None:
         self._lock = threading.Lock()
         self.submitted = 0
         self.delivered = 0
@@ -77,4 +80,6 @@ class Counters:
             )
 
     def reset_after_fork(self) -> None:
-        self._lock = threading.Lock()
+        # A forked child starts from zero: its stats describe its own events,
+        # while the parent goes on delivering (and counting) what it queued.
+        self._zero()
