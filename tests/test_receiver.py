@@ -12,6 +12,7 @@ from mozdef_client import Client, Event, MozDefEvent, Severity
 from mozdef_client.demo import sample_events
 from mozdef_client.event import Kind
 from mozdef_client.receiver import Receiver, check_document, infer_kind, parse_body
+from mozdef_client.receiver_intake import check_documents
 from mozdef_client.validation import recommended_field_warnings, validate_document
 
 HTTP = urllib3.PoolManager(retries=False, timeout=10)
@@ -225,28 +226,47 @@ def test_clear_forgets_and_wait_for_events_times_out():
         assert receiver.wait_for_events(5, timeout=0.2) is False
 
 
-def test_the_quick_check_agrees_with_the_full_rules():
-    """Complete generic events take a fast path; it must judge as the full check does."""
-    cases = [
-        complete(),
-        complete(severity="warning"),  # not upper case: full path
-        complete(tags=("a",)),
-        complete(tags=["a", 1]),
-        complete(summary=""),
-        complete(details=[]),
-        complete(category="rra_data", details={}),
-        {"summary": "x"},
-    ]
-    for document in cases:
-        event = check_document("/events", document, 0.0)
+QUICK_CHECK_CASES = [
+    complete(),
+    complete(tags=[], details={}),
+    complete(severity="warning"),  # not upper case: the full rules decide
+    complete(severity=["INFO"]),
+    complete(tags=("a",)),
+    complete(tags=["a", 1]),
+    complete(tags="a"),
+    complete(summary=""),
+    complete(summary=3),
+    complete(details=[]),
+    complete(category="rra_data", details={}),
+    complete(category="complianceitems"),
+    complete(category=None),
+    {"summary": "x"},
+    {"vuln": {}, "asset": {}},
+    "a string",
+    None,
+]
+
+
+@pytest.mark.parametrize("document", QUICK_CHECK_CASES, ids=range(len(QUICK_CHECK_CASES)))
+def test_the_quick_check_agrees_with_the_full_rules(document):
+    """Complete generic events take a fast path; it must judge as the full rules do."""
+    [event] = check_documents("/_bulk", [document], 0.0)
+    assert event == check_document("/_bulk", document, 0.0)
+    if isinstance(document, dict):
         kind = infer_kind(document)
         try:
             validate_document(document, kind)
             expected_errors: tuple[str, ...] = ()
         except ValueError as exc:
             expected_errors = (str(exc),)
-        assert event.errors == expected_errors, document
-        assert event.warnings == tuple(recommended_field_warnings(document)), document
+        assert event.errors == expected_errors
+        if kind is not Kind.VULNERABILITY:
+            assert event.warnings == tuple(recommended_field_warnings(document))
+
+
+def test_parse_body_skips_blank_and_whitespace_lines():
+    body = b'\n{"a": 1}\n   \n\t\n{"b": 2}\r\n\n'
+    assert parse_body("/_bulk", body) == [{"a": 1}, {"b": 2}]
 
 
 def test_parse_body_keeps_python_json_semantics():

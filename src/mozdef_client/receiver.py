@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import http.server
-import json
 import logging
 import socket
 import socketserver
@@ -26,11 +25,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from .event import Kind
-from .severity import Severity
-from .validation import recommended_field_warnings, validate_document
+from .receiver_intake import (
+    ReceivedEvent,
+    check_document,
+    check_documents,
+    infer_kind,
+    parse_body,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -54,29 +57,7 @@ _DRAIN_SECONDS = 2.0
 # How often the serving loop looks for a close(): the most close() waits.
 _POLL_SECONDS = 0.05
 
-Sink = Callable[[Sequence["ReceivedEvent"]], None]
-
-
-class ReceivedEvent(NamedTuple):
-    """One event as it arrived, with what the MozDef format check found.
-
-    ``kind`` is inferred from the category (``None`` for ``/custom`` documents,
-    which MozDef takes as they are, and for documents that are not objects).
-    ``errors`` holds the first rule the event breaks (MozDef would still
-    store it); ``warnings`` the recommended fields it lacks. A named tuple,
-    because the receiver makes one per event on its hot path.
-    """
-
-    path: str
-    document: Any
-    kind: Kind | None = None
-    errors: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    received_at: float = 0.0
-
-    @property
-    def valid(self) -> bool:
-        return not self.errors
+Sink = Callable[[Sequence[ReceivedEvent]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,124 +69,6 @@ class ReceiverStats:
     invalid: int
     with_warnings: int
     rejected: int  # requests answered 4xx/5xx
-
-
-def _make_loads() -> Callable[[bytes], Any]:
-    """orjson's parser when installed (the hot path of bulk posts), else json's."""
-    try:
-        import orjson
-    except ImportError:
-        return json.loads
-
-    fast = orjson.loads
-
-    def loads(data: bytes) -> Any:
-        try:
-            return fast(data)
-        except ValueError:
-            # Python's json, which MozDef uses, also takes NaN, lone surrogates
-            # and integers over 64 bits; answer what MozDef would answer.
-            return json.loads(data)
-
-    return loads
-
-
-_loads = _make_loads()
-
-
-def parse_body(path: str, body: bytes) -> list[Any]:
-    """The documents in a request body, the way MozDef's loginput reads them.
-
-    Raises:
-        ValueError: the body is not valid JSON or UTF-8 (MozDef answers 500);
-            for NDJSON the message names the line.
-    """
-    if not path.endswith("/_bulk"):
-        return [json.loads(body)]
-    stripped = body.strip()
-    if stripped.startswith(b"["):
-        documents = json.loads(stripped)
-        return documents if isinstance(documents, list) else [documents]
-    documents = []
-    loads = _loads
-    for number, line in enumerate(stripped.split(b"\n"), 1):
-        if not line or line.isspace():
-            continue
-        try:
-            document = loads(line)
-        except ValueError as exc:
-            raise ValueError(f"line {number}: {exc}") from None
-        if type(document) is dict and "index" in document:
-            continue  # an Elasticsearch bulk action line
-        documents.append(document)
-    return documents
-
-
-_SEVERITY_NAMES = frozenset(severity.value for severity in Severity)
-_RECOMMENDED_KEYS = frozenset(
-    ("timestamp", "hostname", "processname", "severity", "category", "summary")
-)
-_SPECIAL_CATEGORIES = frozenset(k.default_category for k in Kind if k is not Kind.GENERIC)
-_GENERIC = Kind.GENERIC
-_STR_TYPE = frozenset((str,))
-
-
-def infer_kind(document: dict[str, Any]) -> Kind:
-    """The kind of a document: from its category, or its shape when it has none.
-
-    Vulnerability documents are the caller's own dict and carry no category,
-    so ``Kind.from_category`` alone would judge them as generic events.
-    """
-    category = document.get("category")
-    if category is None and "vuln" in document and "asset" in document:
-        return Kind.VULNERABILITY
-    return Kind.from_category(category if isinstance(category, str) else None)
-
-
-def _is_complete_generic(document: dict[str, Any]) -> bool:
-    """True for the usual event: generic, valid and with every recommended field.
-
-    Checks a subset of what the generic rules and warnings accept, with
-    exact types only, so a true answer means the full check would find
-    nothing; anything unusual takes the full check.
-    """
-    category = document.get("category")
-    summary = document.get("summary")
-    severity = document.get("severity")
-    tags = document.get("tags")
-    details = document.get("details")
-    return (
-        type(category) is str
-        and category not in _SPECIAL_CATEGORIES
-        and type(summary) is str
-        and summary != ""
-        and type(severity) is str
-        and severity in _SEVERITY_NAMES
-        and (tags is None or (type(tags) is list and {*map(type, tags)} <= _STR_TYPE))
-        and (details is None or type(details) is dict)
-        and document.keys() >= _RECOMMENDED_KEYS
-    )
-
-
-def check_document(path: str, document: Any, received_at: float) -> ReceivedEvent:
-    """Check one arrived document against MozDef's format."""
-    if path.startswith("/custom/"):
-        return ReceivedEvent(path, document, None, (), (), received_at)
-    if type(document) is dict and _is_complete_generic(document):
-        return ReceivedEvent(path, document, _GENERIC, (), (), received_at)
-    if not isinstance(document, dict):
-        error = f"an event must be a JSON object, not {type(document).__name__}"
-        return ReceivedEvent(path, document, None, (error,), (), received_at)
-    kind = infer_kind(document)
-    errors: tuple[str, ...] = ()
-    try:
-        validate_document(document, kind)
-    except ValueError as exc:  # ValidationError, or a bad value deeper down
-        errors = (str(exc),)
-    except Exception as exc:  # never let an odd document break the receiver
-        errors = (f"could not be checked: {exc!r}",)
-    warnings = () if kind is Kind.VULNERABILITY else tuple(recommended_field_warnings(document))
-    return ReceivedEvent(path, document, kind, errors, warnings, received_at)
 
 
 def _route(raw_path: str) -> str | None:
@@ -490,7 +353,7 @@ class Receiver:
 
     def _accept(self, path: str, documents: list[Any]) -> None:
         now = time.time()
-        events = [check_document(path, document, now) for document in documents]
+        events = check_documents(path, documents, now)
         for sink in self._sinks:
             sink(events)
         invalid = sum(1 for event in events if event.errors)

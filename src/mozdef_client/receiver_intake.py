@@ -1,0 +1,167 @@
+"""What the development receiver does with a request body: read it as MozDef's
+loginput does, and check each event against MozDef's format.
+
+This is the receiver's hot path (a bulk post carries thousands of events), so
+the usual event, generic, valid and complete, is recognised by a quick check
+made of exact type tests; anything else takes the full rules of
+:mod:`mozdef_client.validation`, and the two must agree (a test checks it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from .event import Kind
+from .severity import Severity
+from .validation import recommended_field_warnings, validate_document
+
+__all__ = ["ReceivedEvent", "check_document", "check_documents", "infer_kind", "parse_body"]
+
+
+class ReceivedEvent(NamedTuple):
+    """One event as it arrived, with what the MozDef format check found.
+
+    ``kind`` is inferred from the category (``None`` for ``/custom`` documents,
+    which MozDef takes as they are, and for documents that are not objects).
+    ``errors`` holds the first rule the event breaks (MozDef would still
+    store it); ``warnings`` the recommended fields it lacks. A named tuple,
+    because the receiver makes one per event on its hot path.
+    """
+
+    path: str
+    document: Any
+    kind: Kind | None = None
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    received_at: float = 0.0
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def _fast_loads() -> Callable[[bytes], Any] | None:
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson.loads
+
+
+_FAST_LOADS = _fast_loads()
+
+
+def parse_body(path: str, body: bytes) -> list[Any]:
+    """The documents in a request body, the way MozDef's loginput reads them.
+
+    ``/_bulk`` takes a JSON array or NDJSON (lines with an ``index`` key are
+    Elasticsearch action lines and skipped); other paths take one document.
+    NDJSON lines are parsed with orjson when it is installed; a line it
+    refuses is parsed again with Python's json, which MozDef uses and which
+    also takes NaN, lone surrogates and integers over 64 bits.
+
+    Raises:
+        ValueError: the body is not valid JSON or UTF-8 (MozDef answers 500);
+            for NDJSON the message names the line.
+    """
+    if not path.endswith("/_bulk"):
+        return [json.loads(body)]
+    stripped = body.strip()
+    if stripped.startswith(b"["):
+        array = json.loads(stripped)
+        return list(array) if isinstance(array, list) else [array]
+    loads = _FAST_LOADS or json.loads
+    documents: list[Any] = []
+    append = documents.append
+    for number, line in enumerate(stripped.split(b"\n"), 1):
+        try:
+            document = loads(line)
+        except ValueError as exc:
+            if not line.strip():
+                continue
+            try:
+                document = json.loads(line)
+            except ValueError:
+                raise ValueError(f"line {number}: {exc}") from None
+        if type(document) is dict and "index" in document:
+            continue  # an Elasticsearch bulk action line
+        append(document)
+    return documents
+
+
+def infer_kind(document: dict[str, Any]) -> Kind:
+    """The kind of a document: from its category, or its shape when it has none.
+
+    Vulnerability documents are the caller's own dict and carry no category,
+    so ``Kind.from_category`` alone would judge them as generic events.
+    """
+    category = document.get("category")
+    if category is None and "vuln" in document and "asset" in document:
+        return Kind.VULNERABILITY
+    return Kind.from_category(category if isinstance(category, str) else None)
+
+
+def check_document(path: str, document: Any, received_at: float) -> ReceivedEvent:
+    """Check one arrived document against MozDef's format (the full rules)."""
+    if path.startswith("/custom/"):
+        return ReceivedEvent(path, document, None, (), (), received_at)
+    if not isinstance(document, dict):
+        error = f"an event must be a JSON object, not {type(document).__name__}"
+        return ReceivedEvent(path, document, None, (error,), (), received_at)
+    kind = infer_kind(document)
+    errors: tuple[str, ...] = ()
+    try:
+        validate_document(document, kind)
+    except ValueError as exc:  # ValidationError, or a bad value deeper down
+        errors = (str(exc),)
+    except Exception as exc:  # never let an odd document break the receiver
+        errors = (f"could not be checked: {exc!r}",)
+    warnings = () if kind is Kind.VULNERABILITY else tuple(recommended_field_warnings(document))
+    return ReceivedEvent(path, document, kind, errors, warnings, received_at)
+
+
+_SEVERITY_NAMES = frozenset(severity.value for severity in Severity)
+_RECOMMENDED_KEYS = frozenset(
+    ("timestamp", "hostname", "processname", "severity", "category", "summary")
+)
+_SPECIAL_CATEGORIES = frozenset(k.default_category for k in Kind if k is not Kind.GENERIC)
+_GENERIC = Kind.GENERIC
+_STR = itertools.repeat(str)
+_new = tuple.__new__
+
+
+def check_documents(path: str, documents: list[Any], received_at: float) -> list[ReceivedEvent]:
+    """Check a request's documents; the same answers as :func:`check_document`, faster.
+
+    The quick test accepts only what the generic rules accept with no
+    warning, using exact types (JSON gives nothing else), so every event it
+    passes would pass the full check too.
+    """
+    if path.startswith("/custom/"):
+        return [_new(ReceivedEvent, (path, d, None, (), (), received_at)) for d in documents]
+    events: list[ReceivedEvent] = []
+    append = events.append
+    for document in documents:
+        if type(document) is dict and document.keys() >= _RECOMMENDED_KEYS:
+            category = document["category"]
+            summary = document["summary"]
+            severity = document["severity"]
+            tags = document.get("tags")
+            details = document.get("details")
+            if (
+                type(category) is str
+                and category not in _SPECIAL_CATEGORIES
+                and type(summary) is str
+                and summary
+                and type(severity) is str
+                and severity in _SEVERITY_NAMES
+                and (details is None or type(details) is dict)
+                and (tags is None or (type(tags) is list and all(map(isinstance, tags, _STR))))
+            ):
+                append(_new(ReceivedEvent, (path, document, _GENERIC, (), (), received_at)))
+                continue
+        append(check_document(path, document, received_at))
+    return events
