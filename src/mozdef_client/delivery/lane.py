@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import (
@@ -71,6 +71,11 @@ class Lane:
         self._in_flight = 0
         self._taking = threading.Lock()
         self._abandoned = 0  # memory events dropped by the worker at close
+        # Spool updates the spool could not take (a full disk): acknowledgements
+        # of delivered events, releases. Done before the next lease; the rows
+        # stay leased by this process meanwhile, so nobody sends them again.
+        self._owed: list[Callable[[], None]] = []
+        self._spool_failing = False
 
     def reset_after_fork(self) -> None:
         if self.memory is not None:
@@ -131,6 +136,14 @@ class Lane:
         thread = self._thread
         if thread is not None:
             thread.join(max(0.0, deadline - time.monotonic()) + 0.1)
+        if self._owed:
+            try:
+                self._pay_debts()
+            except SpoolError as exc:
+                # The rows stay leased by this process; the next start sends
+                # them again, counted as possible duplicates.
+                logger.warning("the spool %s could not be updated at close: %s",
+                               getattr(self._spool, "path", ""), exc)  # fmt: skip
         lost = 0
         if self.memory is not None:
             with self._taking:
@@ -173,6 +186,10 @@ class Lane:
                     self._wake.clear()
                     continue
                 self._deliver(source, items)
+            except SpoolError as exc:
+                self._spool_trouble(exc)
+                self._give_back(source, items)
+                self._stop.wait(1.0)
             except Exception:
                 # The worker must never die: log, breathe, go on.
                 logger.exception("mozdef_client delivery worker for %s failed", self.name)
@@ -187,8 +204,12 @@ class Lane:
                 self._in_flight = len(batch)
             return "memory", batch
         if self._spool is not None:
+            self._pay_debts()
             leased = self._spool.lease(self.name, options.max_batch_events,
                                        options.max_batch_bytes)  # fmt: skip
+            if self._spool_failing:
+                self._spool_failing = False
+                logger.warning("the spool %s works again", self._spool.path)
             return "spool", leased
         return "memory", []
 
@@ -268,8 +289,9 @@ class Lane:
         if not items:
             return
         if source == "spool":
-            assert self._spool is not None
-            self._spool.ack(items)
+            spool = self._spool
+            assert spool is not None
+            self._update_spool(lambda: spool.ack(items))
             duplicates = sum(1 for item in items if item.maybe_duplicate)
             if duplicates:
                 self._counters.add("duplicates", duplicates)
@@ -282,8 +304,9 @@ class Lane:
     ) -> None:
         message = f"{reason}: {error}" if reason else str(error)
         if source == "spool":
-            assert self._spool is not None
-            self._spool.dead_letter(self.name, items, message)
+            spool = self._spool
+            assert spool is not None
+            self._update_spool(lambda: spool.dead_letter(self.name, items, message))
         else:
             self._dead_letters.add(self.name, list(items), message)
             self._settled(len(items))
@@ -294,8 +317,9 @@ class Lane:
     def _abandon(self, source: str, items: Sequence[Item]) -> None:
         """The client closed while these were still undelivered."""
         if source == "spool":
-            assert self._spool is not None
-            self._spool.release(items)
+            spool = self._spool
+            assert spool is not None
+            self._update_spool(lambda: spool.release(items))
         else:
             self._settled(len(items))
             self._abandoned += len(items)
@@ -303,17 +327,39 @@ class Lane:
 
     def _give_back(self, source: str, items: Sequence[Item]) -> None:
         """After an unexpected failure: return a batch to where it came from."""
+        spool = self._spool
         try:
-            if source == "spool" and self._spool is not None:
+            if source == "spool" and spool is not None and items:
                 # Whether they arrived is unknown (the failure may have come
                 # after delivery): a later delivery counts as a possible duplicate.
-                self._spool.release(items, maybe_delivered=True)
+                self._update_spool(lambda: spool.release(items, maybe_delivered=True))
             elif source == "memory" and self.memory is not None:
                 with self._taking:
                     self.memory.put_back(list(items))
                     self._in_flight = max(0, self._in_flight - len(items))
         except Exception:
             logger.exception("mozdef_client could not return a batch for %s", self.name)
+
+    def _pay_debts(self) -> None:
+        """Apply the spool updates owed; raises SpoolError while the spool still cannot."""
+        while self._owed:
+            self._owed[0]()
+            self._owed.pop(0)
+
+    def _update_spool(self, update: Callable[[], None]) -> None:
+        """Run a spool update now or, if the spool cannot take it, before the next lease."""
+        try:
+            update()
+        except SpoolError as exc:
+            self._spool_trouble(exc)
+            self._owed.append(update)
+
+    def _spool_trouble(self, exc: SpoolError) -> None:
+        # Once per outage, not once a second: a full disk lasts.
+        if not self._spool_failing:
+            self._spool_failing = True
+            logger.warning("delivery to %s is waiting for the spool: %s", self.name, exc)
+        self._counters.error(str(exc))
 
     def _settled(self, count: int) -> None:
         with self._taking:

@@ -31,6 +31,9 @@ class DeliveryOptions:
         flush_interval: seconds a partial batch may wait before it is sent.
         retry: the :class:`RetryPolicy`.
         spool_max_bytes: the on-disk spool's cap on event bytes.
+        spool_min_free_bytes: durable ``send()`` refuses events (``SpoolError``)
+            rather than leave less than this free on the spool's disk, so the
+            spool can still record deliveries and drain when the disk fills.
         max_age: seconds after which an undelivered spooled event is
             dead-lettered; ``None`` keeps retrying.
         exit_timeout: seconds the ``atexit`` close may take; ``None`` turns the
@@ -48,6 +51,7 @@ class DeliveryOptions:
     flush_interval: float = 0.2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     spool_max_bytes: int = 1024 * 1024 * 1024
+    spool_min_free_bytes: int = 16 * 1024 * 1024
     max_age: float | None = None
     exit_timeout: float | None = 2.0
     max_dead_letters: int = 10_000
@@ -69,5 +73,8 @@ class DeliveryOptions:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"{name} must be a number of seconds >= 0")
+        value = self.spool_min_free_bytes
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigurationError("spool_min_free_bytes must be an integer >= 0")
         if not isinstance(self.retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy")

@@ -50,7 +50,12 @@ class Pipeline:
         self._options = options
         self.counters = Counters()
         self.spool = (
-            Spool(spool_dir, max_bytes=options.spool_max_bytes, fsync=options.fsync)
+            Spool(
+                spool_dir,
+                max_bytes=options.spool_max_bytes,
+                min_free_bytes=options.spool_min_free_bytes,
+                fsync=options.fsync,
+            )
             if spool_dir is not None
             else None
         )

@@ -13,12 +13,13 @@ loss too, at the cost of one fsync per commit. Files are created 0600.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigurationError, SpoolError, SpoolFullError
@@ -77,10 +78,13 @@ class DeadLetter:
 class Spool:
     """An SQLite spool shared by a client's destinations (one file per directory)."""
 
-    def __init__(self, directory: str, *, max_bytes: int, fsync: bool = False) -> None:
+    def __init__(
+        self, directory: str, *, max_bytes: int, min_free_bytes: int = 0, fsync: bool = False
+    ) -> None:
         self.path = os.path.join(directory, SPOOL_FILENAME)
         self._directory = directory
         self._max_bytes = max_bytes
+        self._min_free_bytes = min_free_bytes
         self._fsync = fsync
         self._prepare_directory()
         self._reset()
@@ -91,7 +95,7 @@ class Spool:
                 self._bytes = int(
                     db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events").fetchone()[0]
                 )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, SpoolError) as exc:
             # Not a database, damaged, or the disk is full: say so, not sqlite3's bare words.
             self.close()
             raise ConfigurationError(f"cannot open the spool {self.path}: {exc}") from exc
@@ -103,6 +107,7 @@ class Spool:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._bytes_lock = threading.Lock()
+        self._unchecked_room = 0  # bytes to append before the next free-space check
 
     def reset_after_fork(self) -> None:
         # SQLite connections must not cross fork(): the child opens its own,
@@ -132,23 +137,28 @@ class Spool:
             self._local.db = db
         return db
 
-    class _Transaction:
-        def __init__(self, spool: Spool) -> None:
-            self._spool = spool
-            self._db = spool._connection()
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; SQLite's failures come out as :class:`SpoolError`.
 
-        def __enter__(self) -> sqlite3.Connection:
-            self._db.execute("BEGIN IMMEDIATE")
-            return self._db
-
-        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-            if exc_type is None:
-                self._db.execute("COMMIT")
-            else:
-                self._db.execute("ROLLBACK")
-
-    def _write(self) -> Spool._Transaction:
-        return Spool._Transaction(self)
+        A full disk shows up here (often at COMMIT), as do a read-only or
+        damaged database and a lock held too long by another process.
+        """
+        try:
+            db = self._connection()
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot open the spool {self.path}: {exc}") from exc
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:  # an error in the body, or a failed COMMIT
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise SpoolError(f"cannot write the spool {self.path}: {exc}") from exc
+            raise
 
     # -- writing ---------------------------------------------------------
 
@@ -157,7 +167,7 @@ class Spool:
 
         Raises:
             SpoolFullError: the spool would pass its byte cap.
-            SpoolError: the disk is full, read-only, or the database is damaged.
+            SpoolError: the disk is (nearly) full, read-only, or the database is damaged.
         """
         size = sum(len(e.payload) for e in events) * len(destinations)
         with self._bytes_lock:
@@ -165,6 +175,9 @@ class Spool:
                 raise SpoolFullError(
                     f"the spool {self.path} is at its cap of {self._max_bytes} bytes"
                 )
+            if size >= self._unchecked_room:
+                self._unchecked_room = self._room_on_disk(size)
+            self._unchecked_room -= size
             self._bytes += size
         now = time.time()
         rows = [(d, e.payload, e.severity.value, now) for d in destinations for e in events]
@@ -175,10 +188,10 @@ class Spool:
                     "VALUES (?, ?, ?, ?)",
                     rows,
                 )
-        except sqlite3.Error as exc:
+        except SpoolError:
             with self._bytes_lock:
                 self._bytes -= size
-            raise SpoolError(f"cannot write the spool {self.path}: {exc}") from exc
+            raise
 
     # -- the worker's side -------------------------------------------------
 
@@ -284,6 +297,29 @@ class Spool:
         if db is not None and self._pid == os.getpid():
             db.close()
         self._local = threading.local()
+
+    def _room_on_disk(self, size: int) -> int:
+        """Check the disk has room for ``size`` bytes and the reserve; returns how
+        many more bytes may be written before checking again.
+
+        A spool that filled its disk to the last byte could not even record
+        deliveries (SQLite writes those too), so it would never drain.
+        """
+        if not self._min_free_bytes:
+            return 1 << 62
+        try:
+            disk = os.statvfs(self._directory)
+        except OSError:
+            return 0  # the write itself will say what is wrong
+        free = disk.f_bavail * disk.f_frsize
+        if free < size + self._min_free_bytes:
+            raise SpoolError(
+                f"the disk of the spool {self.path} is nearly full ({free} bytes free); "
+                f"{self._min_free_bytes} bytes are kept free so that it can drain"
+            )
+        # Check again after a quarter of the headroom: SQLite writes each event
+        # twice (log, then database), and other programs write to the disk too.
+        return (free - self._min_free_bytes) // 4
 
     def _forget_bytes(self, items: Sequence[SpooledEvent]) -> None:
         with self._bytes_lock:
