@@ -8,6 +8,12 @@ from __future__ import annotations
 
 pytest_plugins = ["pytester"]
 
+
+def run(pytester, *args):
+    # Hypothesis's plugin takes seconds to start a session; it is not under test.
+    return pytester.runpytest(*args, "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+
 APP = '''
 from mozdef_client import Client, Event, MozDefEvent, Severity
 
@@ -38,7 +44,7 @@ def test_the_issue_example_passes_with_a_client_that_reads_mozdef_url(pytester):
             assert mozdef_events.one(category="authentication").details["username"] == "joe"
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = run(pytester)
     result.assert_outcomes(passed=1)
 
 
@@ -57,7 +63,7 @@ def test_legacy_code_is_given_the_fixture_url(pytester):
             assert event.valid
         """
     )
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(passed=1)
 
 
 def test_one_fails_with_a_listing_of_what_arrived(pytester):
@@ -71,7 +77,7 @@ def test_one_fails_with_a_listing_of_what_arrived(pytester):
             mozdef_events.one(details__username="bob")
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -94,7 +100,7 @@ def test_one_fails_when_more_than_one_matches(pytester):
             mozdef_events.one(category="authentication")
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*found 2.*", "*2 events arrived:*"])
 
@@ -117,7 +123,7 @@ def test_filter_all_wait_and_background_clients(pytester):
             assert {e.path for e in mozdef_events} == {"/_bulk"}
         """
     )
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(passed=1)
 
 
 def test_wait_fails_after_its_timeout_saying_what_arrived(pytester):
@@ -127,7 +133,7 @@ def test_wait_fails_after_its_timeout_saying_what_arrived(pytester):
             mozdef_events.wait(1, timeout=0.3)
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*waited 0.3 s for 1 MozDef events with any fields*"])
 
@@ -148,7 +154,7 @@ def test_events_read_as_attributes_keys_and_mappings(pytester):
                 event.source
         """
     )
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(passed=1)
 
 
 def test_assert_valid_names_the_broken_field(pytester):
@@ -162,7 +168,7 @@ def test_assert_valid_names_the_broken_field(pytester):
             mozdef_events.assert_valid()
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*1 MozDef events are not valid:*", "*details.target is missing*"])
 
@@ -186,9 +192,9 @@ def test_each_test_gets_its_own_receiver_and_mozdef_url(pytester, monkeypatch):
             assert "MOZDEF_URL" not in os.environ
         """
     )
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    run(pytester).assert_outcomes(passed=3)
 
 
 def test_the_fixture_is_documented_in_pytest_fixtures(pytester):
-    result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
+    result = run(pytester, "--fixtures")
     result.stdout.fnmatch_lines(["mozdef_events*", "*development receiver for this test*"])
