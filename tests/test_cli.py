@@ -6,7 +6,9 @@ what arrived there and what the command printed.
 
 from __future__ import annotations
 
+import argparse
 import copy
+import io
 import json
 import socket
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import pytest
 
 from mozdef_client import __version__
 from mozdef_client.cli import Exit, main
+from mozdef_client.cli_serve import _banner, is_loopback
 from mozdef_client.demo import sample_events
 from mozdef_client.receiver import Receiver
 
@@ -399,3 +402,43 @@ def test_demo_sends_every_kind_through_every_path_and_exits_0(capsys):
     assert "the 1.1 API" in out
     assert out.rstrip().endswith("16 of 16 events arrived, 0 of them invalid.")
     assert out.count("vulnerability    scanner finding") == 3
+
+
+# -- serve (the parts that can run in-process; the rest is in test_cli_subprocess)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("mozdef.example.com", False),
+    ],
+)
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+def test_serve_warns_when_listening_beyond_loopback():
+    args = argparse.Namespace(host="0.0.0.0", jsonl=None, sqlite="events.db")
+    out, err = io.StringIO(), io.StringIO()
+    with Receiver() as receiver:
+        _banner(receiver, args, True, out, err)
+    assert err.getvalue().startswith("warning: listening on 0.0.0.0, reachable from other")
+    assert "storing events in SQLite file events.db" in out.getvalue()
+    assert "Authorization: Bearer <token>" in out.getvalue()
+    loopback = argparse.Namespace(host="127.0.0.1", jsonl=None, sqlite=None)
+    quiet_err = io.StringIO()
+    with Receiver() as receiver:
+        _banner(receiver, loopback, False, io.StringIO(), quiet_err)
+    assert quiet_err.getvalue() == ""
+
+
+def test_serve_rejects_a_non_positive_body_cap(capsys):
+    assert main(["serve", "--max-body-bytes", "0"]) == Exit.USAGE
+    assert "must be positive" in capsys.readouterr().err
