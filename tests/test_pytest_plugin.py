@@ -126,6 +126,25 @@ def test_filter_all_wait_and_background_clients(pytester):
     run(pytester).assert_outcomes(passed=1)
 
 
+def test_clear_forgets_earlier_events_and_wait_sees_only_new_ones(pytester):
+    pytester.makepyfile(
+        """
+        from mozdef_client import Client, Event
+
+        def test_clear(mozdef_events):
+            Client().send(Event(summary="old"))
+            mozdef_events.clear()
+            assert mozdef_events.all() == []
+            client = Client(mode="background")
+            client.send(Event(summary="new"))
+            [event] = mozdef_events.wait(1, timeout=10)
+            assert event.summary == "new"
+            client.close(timeout=5)
+        """
+    )
+    run(pytester).assert_outcomes(passed=1)
+
+
 def test_wait_fails_after_its_timeout_saying_what_arrived(pytester):
     pytester.makepyfile(
         """

@@ -92,6 +92,7 @@ def test_a_garbage_request_line_gets_400(intake, conn):
     conn.send(b"\x16\x03\x01 this is not HTTP at all\r\n\r\n")
     status, _, _ = conn.response()
     assert status == 400
+    assert intake.stats().rejected == 1
     assert still_serves(intake)
 
 

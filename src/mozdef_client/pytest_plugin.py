@@ -159,7 +159,9 @@ class CapturedEvents:
                     f"waited {timeout:g} s for {count} MozDef events with {wanted}, "
                     f"{len(found)} arrived.\n" + self._listing()
                 )
-            self._receiver.wait_for_events(len(self) + 1, timeout=min(left, 0.2))
+            # Sleep until the next event (of any kind) arrives, then look again.
+            arrived = self._receiver.stats().events
+            self._receiver.wait_for_events(arrived + 1, timeout=min(left, 0.2))
 
     def assert_valid(self) -> None:
         """Fail the test if any received event breaks MozDef's format."""

@@ -115,6 +115,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The base class answers bad request lines and oversized headers here.
+        self.server.count_rejected()
+        super().send_error(code, message, explain)
+
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0].rstrip("/") == "/status":
             self._reply(200, b'{"status": "ok", "service": "loginput"}', "application/json")
