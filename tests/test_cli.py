@@ -11,6 +11,7 @@ import copy
 import io
 import json
 import socket
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -442,3 +443,14 @@ def test_serve_warns_when_listening_beyond_loopback():
 def test_serve_rejects_a_non_positive_body_cap(capsys):
     assert main(["serve", "--max-body-bytes", "0"]) == Exit.USAGE
     assert "must be positive" in capsys.readouterr().err
+
+
+def test_send_jsonl_without_rich_installed_sends_with_no_progress(intake, tmp_path, capsys):
+    path = write_jsonl(tmp_path / "in.jsonl", documents(3))
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [m for m in sys.modules if m == "rich" or m.startswith("rich.")]:
+            patch.delitem(sys.modules, name)
+        patch.setitem(sys.modules, "rich", None)  # "import rich..." now fails
+        assert main(["send", "--jsonl", path]) == Exit.OK
+    out, err = capsys.readouterr()
+    assert (out, err) == ("sent 3, failed 0, dead-lettered 0\n", "")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from mozdef_client import Client, Event, MozDefEvent, Severity
+from mozdef_client import Client, Event, MozDefEvent, Severity, receiver_intake
 from mozdef_client.demo import sample_events
 from mozdef_client.event import Kind
 from mozdef_client.receiver import Receiver, check_document, infer_kind, parse_body
@@ -267,6 +267,15 @@ def test_the_quick_check_agrees_with_the_full_rules(document):
 def test_parse_body_skips_blank_and_whitespace_lines():
     body = b'\n{"a": 1}\n   \n\t\n{"b": 2}\r\n\n'
     assert parse_body("/_bulk", body) == [{"a": 1}, {"b": 2}]
+
+
+def test_parse_body_without_orjson_reads_the_same_and_names_bad_lines(monkeypatch):
+    monkeypatch.setattr(receiver_intake, "_FAST_LOADS", None)
+    body = b'{"index": {}}\n{"a": 1}\n\n{"b": NaN}\n'
+    [first, second] = parse_body("/_bulk", body)
+    assert first == {"a": 1} and second["b"] != second["b"]
+    with pytest.raises(ValueError, match=r"^line 2: "):
+        parse_body("/_bulk", b'{"a": 1}\n{"b": \n')
 
 
 def test_parse_body_keeps_python_json_semantics():
