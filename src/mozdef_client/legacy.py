@@ -123,7 +123,10 @@ class MozDefMessage:
         self._verify_path = path
 
     def set_fire_and_forget(self, enabled: bool) -> None:
-        """Never raise on delivery failures (validation errors still raise)."""
+        """Queue events for background delivery; ``send()`` never raises delivery failures.
+
+        Invalid events and settings still raise.
+        """
         self._fire_and_forget = bool(enabled)
 
     def set_send_to_syslog(self, enabled: bool, only_syslog: bool = False) -> None:
@@ -519,8 +522,9 @@ class MozDefMsg:
     names work). Each ``send()`` goes through a :class:`MozDefEvent`.
 
     Unlike 1.1 (but as in mozdef_lib), fire-and-forget is on by default:
-    delivery failures are logged, not raised. Set ``fire_and_forget_mode =
-    False`` to have them raise. Invalid events and settings always raise.
+    ``send()`` queues the event for background delivery and never raises a
+    delivery failure. Set ``fire_and_forget_mode = False`` to deliver now and
+    have failures raise. Invalid events and settings always raise.
     """
 
     def __init__(
@@ -554,7 +558,6 @@ class MozDefMsg:
         self.sqsQueueName: str | None = None
         self.sqsAWSAccountId: str | None = None
         self.sqsRegion: str | None = None
-        self._message: MozDefEvent | None = None
 
     @property
     def url(self) -> str:
@@ -586,12 +589,8 @@ class MozDefMsg:
             ValidationError, ConfigurationError: the event or a setting is invalid.
             DeliveryError: only when ``fire_and_forget_mode`` is False.
         """
-        # One MozDefEvent for the object's life: its Client (and so its
-        # connections, or its SQS queue URL) is reused between sends.
-        if self._message is None:
-            self._message = MozDefEvent(self.hostname)
-        message = self._message
-        message._url = self.hostname
+        # As in 1.1, a MozDefEvent per send; its Client is shared per configuration.
+        message = MozDefEvent(self.hostname)
         message.summary = summary if summary is not None else self.summary
         message.category = category if category is not None else self.category
         message.severity = severity if severity is not None else self.severity
