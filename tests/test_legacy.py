@@ -494,6 +494,25 @@ def test_unknown_facility_is_a_clear_error_and_nothing_is_sent(
     assert syslog_sink_path.wait_for_lines(1, timeout=0.3) == []
 
 
+@pytest.mark.parametrize("fire_and_forget", [False, True])
+def test_bad_settings_raise_even_in_fire_and_forget(
+    receiver: Receiver, syslog_sink_path: SyslogSink, fire_and_forget: bool
+) -> None:
+    """Fire-and-forget hides delivery failures, not a wrong facility or CA file."""
+    msg = make_event(receiver.url)
+    msg.set_fire_and_forget(fire_and_forget)
+    msg.set_send_to_syslog(True)
+    msg._facility = "nope"
+    with pytest.raises(ConfigurationError, match="'nope'"):
+        msg.send()
+    msg._facility = "user"
+    msg.set_verify_path("/nonexistent/ca.pem")
+    with pytest.raises(ConfigurationError, match=r"ca\.pem"):
+        msg.send()
+    assert syslog_sink_path.wait_for_lines(1, timeout=0.3) == []
+    assert receiver.requests == []
+
+
 def test_syslog_line_is_one_line_of_the_same_json(
     receiver: Receiver, syslog_sink_path: SyslogSink
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -307,6 +308,18 @@ def test_sqs_without_a_queue_name_is_a_configuration_error(receiver: Receiver) -
     msg.summary = "nowhere"
     msg.set_send_to_sqs(True)
     with pytest.raises(ConfigurationError, match="queue"):
+        msg.send()
+    assert receiver.requests == []
+
+
+def test_sqs_without_boto3_is_a_configuration_error_naming_the_extra(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3 is an optional extra: without it an SQS send says what to install."""
+    for name in ("boto3", "botocore", "botocore.config", "botocore.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    msg = sqs_event(receiver.url, queue="queue-without-boto3")
+    with pytest.raises(ConfigurationError, match=r"mozdef-client\[sqs\]"):
         msg.send()
     assert receiver.requests == []
 

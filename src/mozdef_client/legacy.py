@@ -197,10 +197,11 @@ class MozDefMessage:
         if not self._fire_and_forget:
             self._client().send_encoded(encoded)
             return
+        # Queued for a process-wide background client: no network I/O here,
+        # and what is queued is flushed at exit. A bad setting (facility, CA
+        # file, SQS queue) raises here: it is the caller's bug, not the network's.
+        client = _shared_client(self._config_key(), self._destinations, "background")
         try:
-            # Queued for a process-wide background client: no network I/O here,
-            # and what is queued is flushed at exit.
-            client = _shared_client(self._config_key(), self._destinations, "background")
             client.send_encoded(encoded)
         except Exception as exc:  # fire-and-forget: the caller asked never to see it
             logger.warning("fire-and-forget MozDef event not delivered: %s", exc)

@@ -32,6 +32,8 @@ SQS_MAX_BODY_BYTES = 256 * 1024
 SQS_MAX_BATCH_ENTRIES = 10
 SQS_MAX_BATCH_BYTES = 256 * 1024
 
+_NEEDS_BOTO3 = "SQS delivery needs boto3: pip install 'mozdef-client[sqs]'"
+
 # AWS error codes that sending again later can fix; the rest are permanent.
 _RETRYABLE_CODES = frozenset({
     "ServiceUnavailable", "InternalError", "InternalFailure", "RequestThrottled",
@@ -142,12 +144,15 @@ class SQSTransport:
 
     def _call(self, method: Any, **kwargs: Any) -> Any:
         """Call a boto3 method, translating botocore's errors into ours."""
-        from botocore.exceptions import (
-            BotoCoreError,
-            ClientError,
-            NoCredentialsError,
-            NoRegionError,
-        )
+        try:
+            from botocore.exceptions import (
+                BotoCoreError,
+                ClientError,
+                NoCredentialsError,
+                NoRegionError,
+            )
+        except ImportError as exc:
+            raise ConfigurationError(_NEEDS_BOTO3) from exc
 
         try:
             return method(**kwargs)
@@ -196,9 +201,7 @@ def _make_client(options: SQSOptions) -> SQSClient:
     try:
         import boto3
     except ImportError as exc:
-        raise ConfigurationError(
-            "SQS delivery needs boto3: pip install 'mozdef-client[sqs]'"
-        ) from exc
+        raise ConfigurationError(_NEEDS_BOTO3) from exc
     from botocore.config import Config
 
     # The delivery pipeline owns retries; botocore's default (five attempts
