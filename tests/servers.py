@@ -7,6 +7,7 @@ answers from a script of faults before falling back to 200:
     receiver.script(Fault(429, retry_after="1"))
     receiver.script(Fault(hang=2.0))          # accept, then say nothing for 2 s
     receiver.script(Fault(reset=True))        # close the socket without answering
+    receiver.script(Fault(delay=5.0))         # record the request, answer 5 s later
 
 It can also run as its own process (``python tests/servers.py PORT``) for
 tests that kill and restart the receiver.
@@ -15,9 +16,11 @@ tests that kill and restart the receiver.
 from __future__ import annotations
 
 import collections
+import contextlib
 import http.server
 import json
 import os
+import signal
 import socket
 import socketserver
 import struct
@@ -36,6 +39,7 @@ class Fault:
     hang: float = 0.0
     reset: bool = False
     body: bytes = b""
+    delay: float = 0.0  # seconds between recording the request and answering it
 
 
 @dataclass
@@ -66,6 +70,10 @@ class _State:
     changed: threading.Condition = field(init=False)
     faults: collections.deque[Fault] = field(default_factory=collections.deque)
     requests: list[Request] = field(default_factory=list)
+    # The subprocess receiver's log of accepted events; with it, a request is
+    # logged and answered under ``answering``, so a kill never splits the two.
+    log: Any = None
+    answering: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
@@ -94,24 +102,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(fault.hang)
             self.close_connection = True
             return
-        with state.changed:
-            state.requests.append(
-                Request(
-                    self.command,
-                    self.path,
-                    dict(self.headers.items()),
-                    body,
-                    fault.status,
-                    self.client_address[1],
-                )
-            )
-            state.changed.notify_all()
-        self.send_response(fault.status)
-        if fault.retry_after is not None:
-            self.send_header("Retry-After", fault.retry_after)
-        self.send_header("Content-Length", str(len(fault.body)))
-        self.end_headers()
-        self.wfile.write(fault.body)
+        request = Request(
+            self.command, self.path, dict(self.headers.items()), body, fault.status,
+            self.client_address[1],
+        )  # fmt: skip
+        with state.answering if state.log is not None else contextlib.nullcontext():
+            with state.changed:
+                state.requests.append(request)
+                if state.log is not None and 200 <= fault.status < 300:
+                    state.log.write("".join(json.dumps(d) + "\n" for d in request.documents))
+                    state.log.flush()
+                state.changed.notify_all()
+            if fault.delay:
+                time.sleep(fault.delay)
+                self.close_connection = True
+            # After a delay the sender may be gone: that is not the receiver's error.
+            with contextlib.suppress(OSError) if fault.delay else contextlib.nullcontext():
+                self.send_response(fault.status)
+                if fault.retry_after is not None:
+                    self.send_header("Retry-After", fault.retry_after)
+                self.send_header("Content-Length", str(len(fault.body)))
+                self.end_headers()
+                self.wfile.write(fault.body)
 
     do_POST = do_PUT = _handle
 
@@ -142,7 +154,9 @@ class Receiver:
         self.base_url = f"{scheme}://127.0.0.1:{self.port}"
         self.url = f"{self.base_url}/events"
         self.bulk_url = f"{self.base_url}/_bulk"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def script(self, *faults: Fault | int) -> None:
@@ -240,18 +254,20 @@ def free_port() -> int:
 
 if __name__ == "__main__":
     # A receiver in its own process, for tests that kill and restart it.
-    # Every accepted event is appended to the file given as the second argument.
+    # Every accepted event is appended to the file given as the second argument
+    # before it is answered. SIGTERM kills it at once (connections dropped,
+    # nothing cleaned up), but never between logging a request and answering it.
     port, log_path = int(sys.argv[1]), sys.argv[2]
     receiver = Receiver(port)
+    state = receiver._server.state
+    state.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def die(signum: int, frame: Any) -> None:
+        state.answering.acquire()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, die)
     print("ready", flush=True)
-    seen = 0
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         while True:
-            events = receiver.wait_for_events(seen + 1, timeout=0.2)
-            if len(events) > seen:
-                with open(log_path, "a", encoding="utf-8") as log:
-                    for event in events[seen:]:
-                        log.write(json.dumps(event) + "\n")
-                seen = len(events)
-    except KeyboardInterrupt:
-        receiver.close()
+            signal.pause()
