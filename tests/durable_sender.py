@@ -15,7 +15,6 @@ import sys
 import time
 
 from delivery_helpers import fast
-
 from mozdef_client import Client, Event
 
 

@@ -19,7 +19,6 @@ import signal
 import sys
 
 from delivery_helpers import fast
-
 from mozdef_client import Client, Event
 from mozdef_client.errors import MozDefError
 

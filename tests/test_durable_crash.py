@@ -14,7 +14,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from delivery_helpers import numbers_of, python_env, wait_until

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from delivery_helpers import (
     ReceiverProcess,
     assert_each_once,
@@ -27,12 +28,11 @@ from delivery_helpers import (
     send_numbered,
     wait_until,
 )
-from servers import Fault, Receiver, free_port
-
 from mozdef_client import Client, Event, prepare
 from mozdef_client.delivery import RetryPolicy
 from mozdef_client.delivery.spool import Spool
 from mozdef_client.errors import ConfigurationError, SpoolError, SpoolFullError
+from servers import Fault, Receiver, free_port
 
 TESTS = Path(__file__).parent
 MODES = ["background", "durable"]
@@ -305,9 +305,11 @@ def mounted_tmpfs(path: Path, options: str):
 def test_a_read_only_spool_directory_is_a_configuration_error(tmp_path):
     if os.geteuid() == 0:
         # chmod does not stop root: use a read-only file system.
-        with mounted_tmpfs(tmp_path / "ro", "ro,size=1m") as directory:
-            with pytest.raises(ConfigurationError, match="cannot create the spool in"):
-                Client("http://127.0.0.1:9/events", mode="durable", spool_dir=str(directory))
+        with (
+            mounted_tmpfs(tmp_path / "ro", "ro,size=1m") as directory,
+            pytest.raises(ConfigurationError, match="cannot create the spool in"),
+        ):
+            Client("http://127.0.0.1:9/events", mode="durable", spool_dir=str(directory))
         return
     directory = tmp_path / "ro"
     directory.mkdir(mode=0o500)
