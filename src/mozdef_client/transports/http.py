@@ -166,7 +166,6 @@ class HTTPTransport:
         self._batch_url: str | None = self._url if self.bulk else None
         if options.bulk is None and path.endswith("/events"):
             self._batch_url = parsed._replace(auth=None, path=path[: -len("events")] + "_bulk").url
-        self._pool = _POOLS.get(options)
         self._timeout = Timeout(connect=options.connect_timeout, read=options.read_timeout)
         headers = {"User-Agent": f"mozdef-client/{__version__}"}
         secrets: list[str] = []
@@ -219,7 +218,9 @@ class HTTPTransport:
 
     def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         try:
-            response = self._pool.request(
+            # Looked up per request, not kept: a forked child must get its own
+            # pool, never write on the parent's pooled sockets.
+            response = _POOLS.get(self._options).request(
                 "POST",
                 url,
                 body=body,
