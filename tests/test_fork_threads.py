@@ -8,10 +8,10 @@ import threading
 import warnings
 
 import pytest
-from delivery_helpers import assert_each_once, fast, numbers_of, send_numbered, wait_until
-from servers import Fault
 
+from delivery_helpers import assert_each_once, fast, numbers_of, send_numbered, wait_until
 from mozdef_client import Client, Event
+from servers import Fault
 
 
 def fork() -> int:
