@@ -123,8 +123,10 @@ class MozDefProcessor:
 
     def _wanted(self, logger: Any, event_dict: EventDict) -> bool:
         record = event_dict.get("_record")  # a stdlib record, via ProcessorFormatter
-        if isinstance(record, logging.LogRecord):
-            return not is_library_record(record.name, record.threadName)
+        if isinstance(record, logging.LogRecord) and is_library_record(
+            record.name, record.threadName
+        ):
+            return False
         return not is_library_record(_logger_name(logger, event_dict))
 
     def _send(self, logger: Any, method_name: str, event_dict: EventDict) -> None:
@@ -183,10 +185,12 @@ class MozDefProcessor:
 
 
 def _logger_name(logger: Any, event_dict: Mapping[str, Any]) -> str | None:
+    """``logger`` as add_logger_name set it, else the stdlib record's or logger's name."""
     name = event_dict.get("logger")
     if isinstance(name, str):
         return name
-    name = getattr(logger, "name", None)
+    record = event_dict.get("_record")
+    name = record.name if isinstance(record, logging.LogRecord) else getattr(logger, "name", None)
     return name if isinstance(name, str) else None
 
 
