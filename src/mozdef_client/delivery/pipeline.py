@@ -111,10 +111,10 @@ class Pipeline:
             SpoolError: durable mode could not commit the event (disk full, at
                 the byte cap, read-only); nothing was committed.
         """
+        self.counters.add("submitted")
         if self._closed:
             self.counters.drop("closed")
             return False
-        self.counters.add("submitted")
         if not self._durable:
             accepted = True
             for lane in self.lanes:

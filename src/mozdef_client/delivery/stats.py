@@ -15,9 +15,11 @@ __all__ = ["Counters", "Stats"]
 class Stats:
     """A point-in-time view of a client's delivery.
 
-    Counts are of events, summed over destinations (an event sent to two
-    destinations counts twice in ``delivered``). ``dropped`` maps each reason
-    (``queue_full``, ``closed``, ``spool_full``, ``expired``, ...) to a count.
+    ``submitted`` counts ``send()`` calls (and replayed dead letters); the
+    other counts are of events, summed over destinations (an event sent to
+    two destinations counts twice in ``delivered``). ``dropped`` maps each
+    reason (``queue_full``, ``closed``, ``spool_full``, ``spool_error``) to a
+    count. Events older than ``max_age`` are dead-lettered, not dropped.
     ``duplicates`` counts events sent again after a crash between delivery
     and acknowledgement (at-least-once allows them).
     """
