@@ -113,6 +113,10 @@ class MozDefProcessor:
         ``logging.raiseExceptions`` is true, and dropped events are counted.
         """
         try:
+            if not isinstance(event_dict, Mapping):
+                raise TypeError(
+                    "MozDefProcessor got a rendered event, not a dict: place it before the renderer"
+                )
             if self._wanted(logger, event_dict):
                 with sending() as outermost:
                     if outermost:
@@ -130,10 +134,6 @@ class MozDefProcessor:
         return not is_library_record(_logger_name(logger, event_dict))
 
     def _send(self, logger: Any, method_name: str, event_dict: EventDict) -> None:
-        if not isinstance(event_dict, Mapping):
-            raise TypeError(
-                "MozDefProcessor got a rendered event, not a dict: place it before the renderer"
-            )
         severity = _severity(event_dict.get("level"), method_name)
         if _RANK[severity] < _RANK[self.min_severity]:
             return
