@@ -122,11 +122,15 @@ class MozDefHandler(logging.Handler):
             ValidationError: a ``category``, ``source`` or ``tags`` field has
                 the wrong type.
         """
-        fields = {
-            key: value
-            for key, value in vars(record).items()
-            if key not in _RECORD_ATTRIBUTES and key[:1] != "_"
-        }
+        attributes = vars(record)
+        fields = {}
+        # Most records have no extra= fields: a set difference (in C) finds that fast.
+        if attributes.keys() - _RECORD_ATTRIBUTES:
+            fields = {
+                key: value
+                for key, value in attributes.items()
+                if key not in _RECORD_ATTRIBUTES and key[:1] != "_"
+            }
         return build_event(
             summary=record.getMessage(),
             severity=severity_for_level(record.levelno),

@@ -165,13 +165,15 @@ def build_event(
         ValidationError: a ``category``, ``source`` or ``tags`` field has the
             wrong type, or the mapping returned something that is not a dict.
     """
-    rest = {key: value for key, value in fields.items() if key not in SPECIAL_FIELDS}
-    nested = fields.get("details")
-    if isinstance(nested, Mapping):
-        # extra={"details": {...}} reaches names LogRecord reserves ("name", "filename").
-        rest.update(nested)
-    elif nested is not None:
-        rest["details"] = nested
+    rest: dict[str, Any] = {}
+    if fields:
+        rest = {key: value for key, value in fields.items() if key not in SPECIAL_FIELDS}
+        nested = fields.get("details")
+        if isinstance(nested, Mapping):
+            # extra={"details": {...}} reaches names LogRecord reserves ("name", "filename").
+            rest.update(nested)
+        elif nested is not None:
+            rest["details"] = nested
     details = dict(_apply_mapping(rest, options.extra_mapping))
     if exception is not None:
         details["exception"] = exception
