@@ -662,6 +662,9 @@ from mozdef_client.delivery import DeliveryOptions
 # A long flush interval and no exit-time close of the pipeline: events leave
 # only when someone flushes (or closes) the handler.
 SLOW = DeliveryOptions(flush_interval=60, exit_timeout=None)
+from mozdef_client import Client
+AUTH = {{"Authorization": "Bearer t0ken"}}
+CLIENT = Client(sys.argv[1], mode="background", delivery=SLOW, headers=AUTH)
 handler = {handler}
 logging.config.dictConfig({{
     "version": 1,
@@ -702,6 +705,17 @@ CLASS = """{
 }"""
 
 
+# A client built by the program (here with an Authorization header), named by ext://.
+GIVEN_CLIENT = """{
+    "()": "mozdef_client.MozDefHandler",
+    "client": "ext://__main__.CLIENT",
+    "level": "WARNING",
+    "category": "authentication",
+    "tags": ["dictconfig"],
+    "extra_mapping": {"user": "username"},
+}"""
+
+
 def run_program(url: str, handler: str, ending: str) -> subprocess.CompletedProcess[str]:
     code = textwrap.dedent(PROGRAM).format(handler=handler, ending=ending)
     return subprocess.run(
@@ -709,7 +723,9 @@ def run_program(url: str, handler: str, ending: str) -> subprocess.CompletedProc
     )
 
 
-@pytest.mark.parametrize("handler", [FACTORY, CLASS], ids=["factory", "class"])
+@pytest.mark.parametrize(
+    "handler", [FACTORY, CLASS, GIVEN_CLIENT], ids=["factory", "class", "given-client"]
+)
 def test_dict_config_program_delivers_at_exit(receiver: Receiver, handler: str) -> None:
     result = run_program(receiver.url, handler, ending="")
     assert result.returncode == 0, result.stderr
@@ -724,6 +740,8 @@ def test_dict_config_program_delivers_at_exit(receiver: Receiver, handler: str) 
     assert {e["source"] for e in events} == {"app.login"}
     assert events[0]["tags"] == ["dictconfig", "lockout"]
     assert events[1]["details"] == {"username": "alice", "sourceipaddress": "192.0.2.7"}
+    authorization = {r.headers.get("Authorization") for r in receiver.requests}
+    assert authorization == ({"Bearer t0ken"} if handler is GIVEN_CLIENT else {None})
 
 
 def test_logging_shutdown_flushes_and_closes_the_handler(receiver: Receiver) -> None:
