@@ -11,6 +11,7 @@ checked by :mod:`validation`, encoded by :mod:`encoding` and delivered by a
 
 from __future__ import annotations
 
+import atexit
 import copy
 import logging
 import os
@@ -312,7 +313,18 @@ def _forget_shared_after_fork() -> None:
     _shared_clients.clear()
 
 
+def _close_shared_sync_clients() -> None:
+    # Their sockets (syslog's) close cleanly; background clients are closed,
+    # with their own time bound, by the delivery pipeline's exit handler.
+    with _shared_lock:
+        sync = [key for key in _shared_clients if key[0] == "sync"]
+        clients = [_shared_clients.pop(key) for key in sync]
+    for client in clients:
+        client.close()
+
+
 os.register_at_fork(after_in_child=_forget_shared_after_fork)
+atexit.register(_close_shared_sync_clients)
 
 
 class MozDefEvent(MozDefMessage):
