@@ -361,7 +361,6 @@ class LogSender:
         self.closed = False
         self._interval = float(drop_report_interval)
         self._last_report: float | None = None
-        self._lock = threading.Lock()
 
     def send(self, event: Event) -> None:
         """Queue ``event``.
@@ -378,11 +377,9 @@ class LogSender:
         if self.client.send_encoded(encoded) or self.closed:
             return
         now = time.monotonic()
-        with self._lock:
-            due = self._last_report is None or now - self._last_report >= self._interval
-            if due:
-                self._last_report = now
-        if due:
+        # No lock (nothing to hold across fork()): racing threads may both report.
+        if self._last_report is None or now - self._last_report >= self._interval:
+            self._last_report = now
             dropped = dict(self.client.stats().dropped)
             raise EventDroppedError(
                 f"MozDef log event dropped (drops so far, by reason: {dropped}); "
