@@ -76,6 +76,7 @@ class Lane:
         # stay leased by this process meanwhile, so nobody sends them again.
         self._owed: list[Callable[[], None]] = []
         self._spool_failing = False
+        self._kept_at_close: int | None = None  # the spool closes with the client
 
     def reset_after_fork(self) -> None:
         if self.memory is not None:
@@ -109,7 +110,11 @@ class Lane:
             with self._taking:
                 in_memory = len(self.memory) + self._in_flight
         # In-flight spool events are still rows until acknowledged.
-        in_spool = self._spool.pending(self.name) if self._spool is not None else 0
+        in_spool = 0
+        if self._kept_at_close is not None:
+            in_spool = self._kept_at_close
+        elif self._spool is not None:
+            in_spool = self._spool.pending(self.name)
         return in_memory, in_spool
 
     def flush(self, deadline: float) -> int:
@@ -153,6 +158,7 @@ class Lane:
                 lost = self._abandoned + self._in_flight
             lost += self._keep_or_drop(left)
         kept = self._spool.pending(self.name) if self._spool is not None else 0
+        self._kept_at_close = kept
         self.transport.close()
         return lost, kept
 
@@ -321,9 +327,10 @@ class Lane:
             assert spool is not None
             self._update_spool(lambda: spool.release(items))
         else:
-            self._settled(len(items))
-            self._abandoned += len(items)
-            self._counters.drop("closed", len(items))
+            lost = self._keep_or_drop(list(items))  # to the spool, if there is one
+            with self._taking:
+                self._in_flight = max(0, self._in_flight - len(items))
+                self._abandoned += lost
 
     def _give_back(self, source: str, items: Sequence[Item]) -> None:
         """After an unexpected failure: return a batch to where it came from."""

@@ -106,12 +106,15 @@ class Spool:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []  # every thread's, to close them all
         self._bytes_lock = threading.Lock()
         self._unchecked_room = 0  # bytes to append before the next free-space check
 
     def reset_after_fork(self) -> None:
         # SQLite connections must not cross fork(): the child opens its own,
-        # under its own lease owner.
+        # under its own lease owner. It must not even close the parent's (that
+        # is using them too), so they are kept, unused, for the child's life.
+        _FORKED_AWAY.append((self._local, self._connections))
         self._reset()
 
     def _prepare_directory(self) -> None:
@@ -135,6 +138,8 @@ class Spool:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={'FULL' if self._fsync else 'NORMAL'}")
             self._local.db = db
+            with self._lock:
+                self._connections.append(db)
         return db
 
     @contextlib.contextmanager
@@ -292,11 +297,17 @@ class Spool:
         return int(db.execute(query, (destination,)).fetchone()[0])
 
     def close(self) -> None:
+        """Close every thread's connection (the workers have stopped by now).
+
+        A spool used again after ``close`` opens new connections.
+        """
         _LIVE_OWNERS.discard(self._owner)
-        db = getattr(self._local, "db", None)
-        if db is not None and self._pid == os.getpid():
-            db.close()
-        self._local = threading.local()
+        with self._lock:
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
+        if self._pid == os.getpid():
+            for db in connections:
+                db.close()
 
     def _room_on_disk(self, size: int) -> int:
         """Check the disk has room for ``size`` bytes and the reserve; returns how
@@ -334,6 +345,9 @@ class Spool:
         db.executemany("UPDATE events SET lease_owner = NULL WHERE lease_owner = ?",
                        [(owner,) for owner in dead])  # fmt: skip
 
+
+# In a forked child: the parent's SQLite connections, never to be touched.
+_FORKED_AWAY: list[object] = []
 
 # Lease owners of the spools open in this process. A lease that names this
 # process's pid but none of these was left by an earlier process that had the
