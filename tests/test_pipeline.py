@@ -18,7 +18,7 @@ import pytest
 
 from delivery_helpers import assert_each_once, fast, numbers_of, python_env, send_numbered
 from mozdef_client import Client, ConfigurationError, Event
-from mozdef_client.delivery import DeliveryOptions
+from mozdef_client.delivery import DeliveryOptions, RetryPolicy
 from servers import Fault, Receiver, free_port
 
 LEFT_AT_CLOSE = "MozDef events were not delivered at close"
@@ -130,6 +130,37 @@ def test_durable_events_older_than_max_age_are_dead_lettered_as_expired(tmp_path
         assert client.flush(timeout=1) == 0
     finally:
         client.close(timeout=0)
+
+
+def test_a_batch_that_uses_up_max_attempts_is_dead_lettered(receiver):
+    retry = RetryPolicy(backoff_initial=0.01, backoff_max=0.05, max_attempts=2)
+    client = Client(receiver.url, mode="background", delivery=fast(retry=retry))
+    try:
+        receiver.script(503, 503)
+        send_numbered(client, [0])
+        assert client.flush(timeout=10) == 0
+        [letter] = client.dead_letters()
+        assert "HTTP 503" in letter.error
+        stats = client.stats()
+        assert (stats.delivered, stats.retried, stats.dead_lettered) == (0, 1, 1)
+        assert [r.status for r in receiver.requests] == [503, 503]
+    finally:
+        client.close(timeout=1)
+
+
+def test_dead_letters_of_a_destination_the_client_lacks_stay_in_the_store(receiver, tmp_path):
+    first = Client(receiver.url, mode="durable", spool_dir=str(tmp_path), delivery=fast())
+    receiver.script(400)
+    send_numbered(first, [0])
+    assert first.flush(timeout=10) == 0
+    first.close(timeout=1)
+    other = Client(down_url(), mode="durable", spool_dir=str(tmp_path), delivery=fast())
+    try:
+        assert other.replay_dead_letters() == 0
+        [letter] = other.dead_letters()
+        assert letter.destination == receiver.url
+    finally:
+        other.close(timeout=0)
 
 
 # -- flush and close -------------------------------------------------------------------------
