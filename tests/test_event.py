@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -17,6 +18,7 @@ from mozdef_client import (
     Severity,
     ValidationError,
     VulnerabilityEvent,
+    prepare,
 )
 from mozdef_client.event import default_hostname, default_processname
 
@@ -256,10 +258,15 @@ def test_string_fields_refuse_other_types(field):
     assert info.value.path == field
 
 
-def test_event_is_immutable():
-    event = Event(summary="x")
-    with pytest.raises(AttributeError):
-        event.summary = "y"  # type: ignore[misc]
+def test_changing_an_event_after_it_was_prepared_changes_nothing_sent():
+    """What is sent is the event as it was at send(): the bytes are a snapshot."""
+    details = {"user": "joe"}
+    event = Event(summary="x", details=details)
+    encoded = prepare(event)
+    event.summary = "y"
+    details["user"] = "eve"
+    sent = json.loads(encoded.payload)
+    assert (sent["summary"], sent["details"]) == ("x", {"user": "joe"})
 
 
 def test_document_event_is_sent_as_given_with_its_severity():

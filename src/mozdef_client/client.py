@@ -33,7 +33,7 @@ def prepare(event: Event | DocumentEvent) -> EncodedEvent:
     """
     if type(event) is Event or isinstance(event, Event):
         validate_event(event)
-        return EncodedEvent(encode_document(event.to_document()), event.severity)
+        return EncodedEvent(encode_document(event.document_for_encoding()), event.severity)
     if isinstance(event, DocumentEvent):
         document = event.to_document()
         validate_document(document, event.kind)
@@ -148,7 +148,7 @@ class Client:
         """Deliver an event that :func:`prepare` already validated and encoded."""
         if self._pipeline is not None:
             return self._pipeline.submit(event)
-        self._counters.add("submitted")
+        self._counters.add_submitted()
         errors: list[DeliveryError] = []
         for transport in self._transports:
             try:

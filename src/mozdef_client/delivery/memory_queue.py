@@ -49,7 +49,7 @@ class MemoryQueue:
         items = self._items
         if len(items) < self._max:
             items.append(event)
-            if len(items) >= self._wake_at:
+            if len(items) >= self._wake_at and not self.wake.is_set():
                 self.wake.set()
             return True
         return self._overflowing(event)

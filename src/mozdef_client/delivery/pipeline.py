@@ -111,7 +111,7 @@ class Pipeline:
             SpoolError: durable mode could not commit the event (disk full, at
                 the byte cap, read-only); nothing was committed.
         """
-        self.counters.add("submitted")
+        self.counters.add_submitted()
         if self._closed:
             self.counters.drop("closed")
             return False
@@ -199,7 +199,7 @@ class Pipeline:
                 lane.submit(event)
             # A replay is a new submission: delivered + dead_lettered + dropped
             # + pending keep adding up to submitted.
-            self.counters.add("submitted")
+            self.counters.add_submitted()
             replayed += 1
         return replayed
 

@@ -30,6 +30,8 @@ __all__ = ["DeadLetter", "Spool", "SpooledEvent"]
 
 SPOOL_FILENAME = "mozdef-spool.sqlite3"
 
+_INSERT = "INSERT INTO events (destination, payload, severity, created) VALUES (?, ?, ?, ?)"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -165,6 +167,13 @@ class Spool:
                 raise SpoolError(f"cannot write the spool {self.path}: {exc}") from exc
             raise
 
+    def _write_one(self, statement: str, row: tuple[object, ...]) -> None:
+        """One statement in its own (implicit) transaction, errors as SpoolError."""
+        try:
+            self._connection().execute(statement, row)
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot write the spool {self.path}: {exc}") from exc
+
     # -- writing ---------------------------------------------------------
 
     def append(self, destinations: Sequence[str], events: Sequence[EncodedEvent]) -> None:
@@ -187,12 +196,13 @@ class Spool:
         now = time.time()
         rows = [(d, e.payload, e.severity.value, now) for d in destinations for e in events]
         try:
-            with self._write() as db:
-                db.executemany(
-                    "INSERT INTO events (destination, payload, severity, created) "
-                    "VALUES (?, ?, ?, ?)",
-                    rows,
-                )
+            if len(rows) == 1:
+                # One statement is its own transaction in autocommit mode: the
+                # usual durable send() costs one SQLite call, not three.
+                self._write_one(_INSERT, rows[0])
+            else:
+                with self._write() as db:
+                    db.executemany(_INSERT, rows)
         except SpoolError:
             with self._bytes_lock:
                 self._bytes -= size

@@ -59,6 +59,11 @@ class Counters:
         with self._lock:
             setattr(self, name, getattr(self, name) + count)
 
+    def add_submitted(self) -> None:
+        """``add("submitted")`` without the lookups by name: once per send()."""
+        with self._lock:
+            self.submitted += 1
+
     def drop(self, reason: str, count: int = 1) -> None:
         with self._lock:
             self.dropped[reason] += count
