@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard, cast
 
 from .delivery import DeadLetter, DeliveryOptions, Mode, Pipeline, Stats
-from .delivery.stats import Counters
+from .delivery.stats import Counters, summarize
 from .destinations import transport_from_url, url_from_environment
 from .encoding import encode_document
 from .errors import ConfigurationError, DeliveryError
@@ -104,7 +104,9 @@ class Client:
                 f"mode must be 'sync', 'background' or 'durable', not {mode!r}"
             )
         self.mode: Mode = mode
+        # Sync mode's counters: submitted here, the rest per destination.
         self._counters = Counters()
+        self._destination_counters = [Counters() for _ in self._transports]
         self._pipeline: Pipeline | None = None
         if mode != "sync":
             self._pipeline = Pipeline(
@@ -150,14 +152,14 @@ class Client:
             return self._pipeline.submit(event)
         self._counters.add_submitted()
         errors: list[DeliveryError] = []
-        for transport in self._transports:
+        for transport, counters in zip(self._transports, self._destination_counters, strict=True):
             try:
                 transport.send([event])
             except DeliveryError as exc:
                 errors.append(exc)
-                self._counters.error(str(exc))
+                counters.error(str(exc))
             else:
-                self._counters.add("delivered")
+                counters.add("delivered")
         if len(errors) == 1:
             raise errors[0]
         if errors:
@@ -186,10 +188,15 @@ class Client:
         return left
 
     def stats(self) -> Stats:
-        """Counters and queue depths, as a snapshot."""
+        """Counters and queue depths, as a snapshot: summed, and per destination.
+
+        ``stats().destinations[name]`` has one destination's counts; the names
+        are those of :attr:`destinations`.
+        """
         if self._pipeline is not None:
             return self._pipeline.stats()
-        return self._counters.snapshot(pending_memory=0, pending_spool=0)
+        pairs = zip(self._transports, self._destination_counters, strict=True)
+        return summarize(self._counters, [(t.name, counters, 0, 0) for t, counters in pairs])
 
     def dead_letters(self) -> list[DeadLetter]:
         """Events a destination refused for good (background and durable modes)."""

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from .client import Client, prepare
-from .delivery import DeliveryOptions
+from .delivery import DeliveryOptions, in_delivery_thread
 from .encoding import encode_document
 from .errors import ConfigurationError, EncodingError, MozDefError
 from .event import Event
@@ -66,8 +66,6 @@ SPECIAL_FIELDS = ("category", "source", "tags", "details")
 _NO_MESSAGE = "(no message)"
 _REPR_LIMIT = 1024
 _LIBRARY = "mozdef_client"
-# The name lane.py gives its worker threads.
-_DELIVERY_THREAD = "mozdef-delivery"
 
 
 # -- level -> severity ----------------------------------------------------------
@@ -297,13 +295,12 @@ def is_library_record(logger_name: str | None, thread_name: str | None = None) -
 
     That is any logger named ``mozdef_client`` or ``mozdef_client.*``, and any
     record logged on a delivery thread (urllib3, botocore or pika logging
-    about a failing destination would otherwise make events about itself).
+    about a failing destination would otherwise make events about itself):
+    the calling thread is one, or ``thread_name`` (the record's) names one.
     """
     if logger_name and (logger_name == _LIBRARY or logger_name.startswith(_LIBRARY + ".")):
         return True
-    if thread_name is None:
-        thread_name = threading.current_thread().name
-    return thread_name.startswith(_DELIVERY_THREAD)
+    return in_delivery_thread(thread_name)
 
 
 @contextmanager

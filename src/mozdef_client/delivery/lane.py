@@ -30,11 +30,29 @@ from .options import DeliveryOptions
 from .spool import Spool
 from .stats import Counters
 
-__all__ = ["Lane"]
+__all__ = ["THREAD_NAME_PREFIX", "Lane", "in_delivery_thread"]
 
 logger = logging.getLogger("mozdef_client.delivery")
 
 Item = Any  # EncodedEvent from memory, SpooledEvent from the spool
+
+#: The start of every worker thread's name ("mozdef-delivery https://...").
+THREAD_NAME_PREFIX = "mozdef-delivery"
+
+# Set on each worker thread: what is logged there must never be sent as an
+# event (a failing destination's logging would feed events about itself).
+_worker = threading.local()
+
+
+def in_delivery_thread(thread_name: str | None = None) -> bool:
+    """Whether the calling thread is a delivery worker.
+
+    With ``thread_name`` (a log record's ``threadName``, for records handled
+    on another thread than the one that logged them): whether that names one.
+    """
+    if getattr(_worker, "active", False):
+        return True
+    return thread_name is not None and thread_name.startswith(THREAD_NAME_PREFIX)
 
 
 class Lane:
@@ -53,7 +71,7 @@ class Lane:
         self.transport = transport
         self.name = transport.name
         self._options = options
-        self._counters = counters
+        self.counters = counters  # this destination's own
         self._dead_letters = dead_letters
         self.memory = memory
         self._spool = spool
@@ -81,6 +99,7 @@ class Lane:
     def reset_after_fork(self) -> None:
         if self.memory is not None:
             self.memory.reset_after_fork()
+        self.counters.reset_after_fork()
         self._reset()
 
     # -- the caller's side -------------------------------------------------
@@ -99,7 +118,7 @@ class Lane:
         with self._start_lock:
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._run, name=f"mozdef-delivery {self.name}", daemon=True
+                    target=self._run, name=f"{THREAD_NAME_PREFIX} {self.name}", daemon=True
                 )
                 self._thread.start()
 
@@ -176,12 +195,13 @@ class Lane:
             except SpoolError as exc:
                 logger.warning("cannot keep %d events for %s in the spool: %s",
                                len(events), self.name, exc)  # fmt: skip
-        self._counters.drop("closed", len(events))
+        self.counters.drop("closed", len(events))
         return len(events)
 
     # -- the worker --------------------------------------------------------
 
     def _run(self) -> None:
+        _worker.active = True
         while not self._stop.is_set():
             source = "memory"
             items: list[Item] = []
@@ -265,7 +285,7 @@ class Lane:
         self, source: str, items: list[Item], error: DeliveryError, attempts: int
     ) -> list[Item]:
         """Wait before the next try; return what is still to send (nothing to give up)."""
-        self._counters.error(str(error))
+        self.counters.error(str(error))
         items = self._drop_expired(source, items, error)
         if not items:
             return []
@@ -273,7 +293,7 @@ class Lane:
         if not policy.should_retry(error, attempts):
             self._dead_letter(source, items, error)
             return []
-        self._counters.add("retried", len(items))
+        self.counters.add("retried", len(items))
         if self._stop.wait(policy.delay(error, attempts)):
             self._abandon(source, items)
             return []
@@ -300,10 +320,10 @@ class Lane:
             self._update_spool(lambda: spool.ack(items))
             duplicates = sum(1 for item in items if item.maybe_duplicate)
             if duplicates:
-                self._counters.add("duplicates", duplicates)
+                self.counters.add("duplicates", duplicates)
         else:
             self._settled(len(items))
-        self._counters.add("delivered", len(items))
+        self.counters.add("delivered", len(items))
 
     def _dead_letter(
         self, source: str, items: Sequence[Item], error: DeliveryError, reason: str = ""
@@ -316,8 +336,8 @@ class Lane:
         else:
             self._dead_letters.add(self.name, list(items), message)
             self._settled(len(items))
-        self._counters.add("dead_lettered", len(items))
-        self._counters.error(message)
+        self.counters.add("dead_lettered", len(items))
+        self.counters.error(message)
         logger.warning("%d events to %s dead-lettered: %s", len(items), self.name, message)
 
     def _abandon(self, source: str, items: Sequence[Item]) -> None:
@@ -366,7 +386,7 @@ class Lane:
         if not self._spool_failing:
             self._spool_failing = True
             logger.warning("delivery to %s is waiting for the spool: %s", self.name, exc)
-        self._counters.error(str(exc))
+        self.counters.error(str(exc))
 
     def _settled(self, count: int) -> None:
         with self._taking:

@@ -24,7 +24,7 @@ from .lane import Lane
 from .memory_queue import MemoryQueue
 from .options import DeliveryOptions
 from .spool import Spool
-from .stats import Counters, Stats
+from .stats import Counters, Stats, summarize
 
 __all__ = ["Pipeline"]
 
@@ -48,7 +48,7 @@ class Pipeline:
             raise ConfigurationError('overflow="spill" needs a spool_dir')
         self._durable = durable
         self._options = options
-        self.counters = Counters()
+        self.counters = Counters()  # submitted; each lane counts the rest for itself
         self.spool = (
             Spool(
                 spool_dir,
@@ -75,6 +75,7 @@ class Pipeline:
 
     def _lane(self, transport: Transport) -> Lane:
         options = self._options
+        counters = Counters()  # the destination's own; the client's count only submitted
         memory = None
         if not self._durable:
             memory = MemoryQueue(
@@ -82,21 +83,19 @@ class Pipeline:
                 overflow=options.overflow,
                 block_timeout=options.block_timeout,
                 wake_at=options.max_batch_events,
-                counters=self.counters,
-                spill=self._spiller(transport.name) if self.spool is not None else None,
+                counters=counters,
+                spill=self._spiller(transport.name, counters) if self.spool is not None else None,
             )
-        return Lane(transport, options, self.counters, self.dead_letters,
+        return Lane(transport, options, counters, self.dead_letters,
                     memory=memory, spool=self.spool)  # fmt: skip
 
-    def _spiller(self, destination: str) -> Callable[[EncodedEvent], bool]:
+    def _spiller(self, destination: str, counters: Counters) -> Callable[[EncodedEvent], bool]:
         def spill(event: EncodedEvent) -> bool:
             assert self.spool is not None
             try:
                 self.spool.append([destination], [event])
             except SpoolError as exc:
-                self.counters.drop(
-                    "spool_full" if isinstance(exc, SpoolFullError) else "spool_error"
-                )
+                counters.drop(_drop_reason(exc))
                 return False
             return True
 
@@ -113,7 +112,7 @@ class Pipeline:
         """
         self.counters.add_submitted()
         if self._closed:
-            self.counters.drop("closed")
+            self._drop_everywhere("closed")
             return False
         if not self._durable:
             accepted = True
@@ -124,7 +123,7 @@ class Pipeline:
         try:
             self.spool.append(self._names, [event])
         except SpoolError as exc:
-            self.counters.drop(_drop_reason(exc))
+            self._drop_everywhere(_drop_reason(exc))
             raise
         self._since_wake += 1
         if self._since_wake >= self._options.max_batch_events:
@@ -132,6 +131,12 @@ class Pipeline:
             for lane in self.lanes:
                 lane.wake()
         return True
+
+    def _drop_everywhere(self, reason: str) -> None:
+        # The event is lost for every destination: each counts it, so that per
+        # destination, submitted = delivered + dead-lettered + dropped + pending.
+        for lane in self.lanes:
+            lane.counters.drop(reason)
 
     def flush(self, timeout: float | None) -> int:
         deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
@@ -162,12 +167,9 @@ class Pipeline:
         return lost + kept
 
     def stats(self) -> Stats:
-        memory = spool = 0
-        for lane in self.lanes:
-            in_memory, in_spool = lane.pending()
-            memory += in_memory
-            spool += in_spool
-        return self.counters.snapshot(pending_memory=memory, pending_spool=spool)
+        return summarize(
+            self.counters, [(lane.name, lane.counters, *lane.pending()) for lane in self.lanes]
+        )
 
     def dead_letter_list(self) -> list[DeadLetter]:
         return self.dead_letters.snapshot()
