@@ -603,20 +603,28 @@ def test_mozdefmsg_send_arguments_override_for_that_call_only(receiver: Receiver
     assert second["source"] == "mozdef_client"
 
 
-def test_mozdefmsg_is_fire_and_forget_by_default(receiver: Receiver) -> None:
+def test_mozdefmsg_delivers_now_and_raises_by_default_as_in_1_1(receiver: Receiver) -> None:
     msg = MozDefMsg(receiver.url, summary="x")
-    assert msg.fire_and_forget_mode is True
+    assert msg.fire_and_forget_mode is False
+    receiver.script(503)
+    with pytest.raises(MozDefError, match="HTTP 503"):
+        msg.send()
+
+
+def test_mozdefmsg_in_fire_and_forget_mode_does_not_raise(receiver: Receiver) -> None:
+    msg = MozDefMsg(receiver.url, summary="x")
+    msg.fire_and_forget_mode = True
     receiver.script(503)
     assert msg.send() is None  # the 503 is not raised (it may be retried in the background)
     assert wait_for_requests(receiver, 1)[0].status == 503
 
 
-def test_mozdefmsg_raises_when_fire_and_forget_is_off(receiver: Receiver) -> None:
-    msg = MozDefMsg(receiver.url, summary="x")
-    msg.fire_and_forget_mode = False
-    receiver.script(503)
-    with pytest.raises(MozDefError, match="HTTP 503"):
-        msg.send()
+def test_mozdefmsg_takes_the_url_as_hostname_or_url_keyword(receiver: Receiver) -> None:
+    MozDefMsg(hostname=receiver.url, summary="by hostname").send()
+    MozDefMsg(url=receiver.url, summary="by url").send()
+    assert [e["summary"] for e in receiver.events] == ["by hostname", "by url"]
+    with pytest.raises(MozDefError, match="URL once"):
+        MozDefMsg(receiver.url, url=receiver.url)
 
 
 def test_mozdefmsg_without_summary_raises_even_in_fire_and_forget(receiver: Receiver) -> None:

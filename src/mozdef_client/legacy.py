@@ -534,23 +534,28 @@ class MozDefMsg:
     in ``.hostname``; mozdef_lib kept it in ``.mozdef_hostname``: all three
     names work). Each ``send()`` goes through a :class:`MozDefEvent`.
 
-    Unlike 1.1 (but as in mozdef_lib), fire-and-forget is on by default:
-    ``send()`` queues the event for background delivery and never raises a
-    delivery failure. Set ``fire_and_forget_mode = False`` to deliver now and
-    have failures raise. Invalid events and settings always raise.
+    As in 1.1, ``send()`` delivers now and raises on failure; with
+    ``fire_and_forget_mode = True`` it queues the event for background
+    delivery and never raises a delivery failure. Invalid events and
+    settings always raise. The URL may be passed as ``hostname=`` (1.1's
+    name for it) or ``url=``.
     """
 
     def __init__(
         self,
-        url: str,
+        hostname: str | None = None,
         summary: str | None = None,
         category: str = "event",
         severity: str = "INFO",
         source: str | None = "mozdef_client",
         tags: list[str] | None = None,
         details: dict[str, Any] | None = None,
+        *,
+        url: str | None = None,
     ) -> None:
-        self.hostname = url
+        if (hostname is None) == (url is None):
+            raise ConfigurationError("MozDefMsg takes MozDef's URL once: MozDefMsg(url)")
+        self.hostname: str = hostname if hostname is not None else url  # type: ignore[assignment]
         self.summary = summary
         self.category = category
         self.severity = severity
@@ -564,7 +569,7 @@ class MozDefMsg:
         #: True, False, or (as in 1.1) the path of a CA bundle.
         self.verify_certificate: bool | str = True
         self.verify_path: str | None = None
-        self.fire_and_forget_mode = True
+        self.fire_and_forget_mode = False
         self.sendToSyslog = False
         self.syslogOnly = False
         self.sendToSqs = False

@@ -28,6 +28,9 @@ class DeliveryOptions:
         block_timeout: seconds ``send()`` may wait for room with ``block``.
         max_batch_events, max_batch_bytes: the largest batch handed to a
             transport (an HTTP ``/_bulk`` request, SQS batches of up to 10).
+            Large batches mean fewer round trips, each of which waits for the
+            caller's thread to let go of the GIL; 1 MiB is nginx's default
+            ``client_max_body_size``, in front of many MozDef installations.
         flush_interval: seconds a partial batch may wait before it is sent.
         retry: the :class:`RetryPolicy`.
         spool_max_bytes: the on-disk spool's cap on event bytes.
@@ -46,8 +49,8 @@ class DeliveryOptions:
     max_queue_events: int = 50_000
     overflow: Overflow = "block"
     block_timeout: float = 0.25
-    max_batch_events: int = 1000
-    max_batch_bytes: int = 4 * 1024 * 1024
+    max_batch_events: int = 5000
+    max_batch_bytes: int = 1024 * 1024
     flush_interval: float = 0.2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     spool_max_bytes: int = 1024 * 1024 * 1024
