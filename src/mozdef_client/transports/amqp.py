@@ -16,7 +16,6 @@ confirm was lost with the connection may arrive twice after a retry.
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from urllib.parse import quote
 
 from ..errors import ConfigurationError, DeliveryError, PermanentError, RetryableError
 from ._failures import batch_error
+from ._tls import check_tls_files, is_port, ssl_context
 from .base import EncodedEvent
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class AMQPOptions:
         for label in ("exchange", "routing_key"):
             if len(getattr(self, label).encode("utf-8")) > 255:
                 raise ConfigurationError(f"AMQP {label} is longer than 255 bytes")
-        if self.port is not None and not _is_port(self.port):
+        if self.port is not None and not is_port(self.port):
             raise ConfigurationError("AMQP port must be a whole number from 1 to 65535")
         if self.declare not in ("passive", "active"):
             raise ConfigurationError("AMQP declare must be 'passive' or 'active'")
@@ -104,12 +104,7 @@ class AMQPOptions:
             value = getattr(self, label)
             if value is not None and not self.tls:
                 raise ConfigurationError(f"AMQP {label} needs tls (an amqps:// destination)")
-        for label in ("ca_bundle", "client_cert", "client_key"):
-            path = getattr(self, label)
-            if path is not None and not os.path.isfile(path):
-                raise ConfigurationError(f"{label} {path!r} is not a readable file")
-        if self.client_key is not None and self.client_cert is None:
-            raise ConfigurationError("client_key needs client_cert")
+        check_tls_files(self)
 
     @property
     def effective_port(self) -> int:
@@ -286,7 +281,7 @@ class AMQPTransport:
         ssl_options = None
         if options.tls:
             ssl_options = self._pika.SSLOptions(
-                _ssl_context(options), server_hostname=options.server_name or options.host
+                ssl_context(options, "AMQP"), server_hostname=options.server_name or options.host
             )
         parameters: pika.ConnectionParameters = self._pika.ConnectionParameters(
             host=options.host,
@@ -304,25 +299,6 @@ class AMQPTransport:
             client_properties={"connection_name": "mozdef-client"},
         )
         return parameters
-
-
-def _is_port(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
-
-
-def _ssl_context(options: AMQPOptions) -> ssl.SSLContext:
-    try:
-        context = ssl.create_default_context(cafile=options.ca_bundle)
-        if options.client_cert:
-            context.load_cert_chain(options.client_cert, options.client_key)
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigurationError(
-            f"cannot load the AMQP TLS certificates: {exc.strerror or exc}"
-        ) from exc
-    if not options.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _import_pika() -> Any:

@@ -37,6 +37,7 @@ from ..errors import (
     PermanentError,
     RetryableError,
 )
+from ._tls import check_tls_files
 from .base import EncodedEvent, PartialDeliveryError
 
 __all__ = ["RETRYABLE_STATUSES", "HTTPOptions", "HTTPTransport"]
@@ -86,12 +87,7 @@ class HTTPOptions:
             value = getattr(self, label)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"{label} must be a positive number of seconds")
-        for label in ("ca_bundle", "client_cert", "client_key"):
-            path = getattr(self, label)
-            if path is not None and not os.path.isfile(path):
-                raise ConfigurationError(f"{label} {path!r} is not a readable file")
-        if self.client_key is not None and self.client_cert is None:
-            raise ConfigurationError("client_key needs client_cert")
+        check_tls_files(self)
 
 
 class _PoolRegistry:

@@ -38,6 +38,7 @@ from ..event import default_hostname, default_processname
 from ..severity import Facility
 from ._failures import batch_error
 from ._syslog_format import clean_header_field, rfc3164_header, rfc5424_header, syslog_priority
+from ._tls import check_tls_files, is_port, ssl_context
 from .base import EncodedEvent
 
 __all__ = [
@@ -107,7 +108,7 @@ class RemoteSyslogOptions:
             raise ConfigurationError(
                 f"syslog format must be 'rfc5424' or 'rfc3164', not {self.format!r}"
             )
-        if self.port is not None and not _is_port(self.port):
+        if self.port is not None and not is_port(self.port):
             raise ConfigurationError("syslog port must be a whole number from 1 to 65535")
         for label in ("app_name", "hostname"):
             value = getattr(self, label)
@@ -133,12 +134,7 @@ class RemoteSyslogOptions:
         for label in ("ca_bundle", "client_cert", "client_key", "server_name"):
             if getattr(self, label) is not None and self.protocol != "tls":
                 raise ConfigurationError(f"syslog {label} needs protocol 'tls'")
-        for label in ("ca_bundle", "client_cert", "client_key"):
-            path = getattr(self, label)
-            if path is not None and not os.path.isfile(path):
-                raise ConfigurationError(f"{label} {path!r} is not a readable file")
-        if self.client_key is not None and self.client_cert is None:
-            raise ConfigurationError("client_key needs client_cert")
+        check_tls_files(self)
 
     @property
     def effective_port(self) -> int:
@@ -161,7 +157,7 @@ class RemoteSyslogTransport:
         host = f"[{options.host}]" if ":" in options.host else options.host
         self.name = f"syslog+{options.protocol}://{host}:{options.effective_port}"
         self._limit = options.effective_max_message_bytes
-        self._context = _ssl_context(options) if options.protocol == "tls" else None
+        self._context = ssl_context(options, "syslog") if options.protocol == "tls" else None
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
         self._pid = os.getpid()
@@ -307,21 +303,6 @@ def _peer_closed(sock: socket.socket) -> bool:
         sock.settimeout(timeout)
 
 
-def _ssl_context(options: RemoteSyslogOptions) -> ssl.SSLContext:
-    try:
-        context = ssl.create_default_context(cafile=options.ca_bundle)
-        if options.client_cert:
-            context.load_cert_chain(options.client_cert, options.client_key)
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigurationError(
-            f"cannot load the syslog TLS certificates: {exc.strerror or exc}"
-        ) from exc
-    if not options.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def _short(hostname: str) -> str:
     """The first label of a domain name (RFC 3164 allows no domain), or an IP address."""
     try:
@@ -329,10 +310,6 @@ def _short(hostname: str) -> str:
     except ValueError:
         return hostname.split(".")[0]
     return hostname
-
-
-def _is_port(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
 
 
 def _describe(exc: OSError) -> str:
