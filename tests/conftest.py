@@ -17,6 +17,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from servers import Receiver, SyslogSink, free_port
 
 
+@pytest.fixture(autouse=True)
+def _close_fire_and_forget_clients() -> Iterator[None]:
+    """Fire-and-forget tests leave process-wide background clients behind
+    (some aimed at receivers that are gone): close them with each test, so
+    none retries into later tests or reports lost events at exit."""
+    yield
+    from mozdef_client.legacy import close_fire_and_forget
+
+    close_fire_and_forget(timeout=0)
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """An HTTP receiver on a free loopback port, recording what it gets."""

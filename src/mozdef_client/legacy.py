@@ -305,6 +305,24 @@ def flush_fire_and_forget(timeout: float | None = None) -> int:
     return left
 
 
+def close_fire_and_forget(timeout: float | None = 2.0) -> int:
+    """Deliver what fire-and-forget sends queued (within ``timeout``), then
+    close their background clients; returns how many events were left.
+
+    The ``atexit`` close does the same; call this to choose the moment and
+    the bound. A later fire-and-forget send starts a new client.
+    """
+    with _shared_lock:
+        keys = [key for key in _shared_clients if key[0] == "background"]
+        clients = [_shared_clients.pop(key) for key in keys]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    left = 0
+    for client in clients:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        left += client.close(remaining)
+    return left
+
+
 def _forget_shared_after_fork() -> None:
     # The parent's clients go on delivering what the parent queued; the child
     # builds its own on its first fire-and-forget send.
