@@ -8,6 +8,7 @@ shared broker.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -85,6 +86,15 @@ class Broker:
             received.append(Received(method.exchange, method.routing_key, properties, body))
         return received
 
+    def drain(self, queue: str) -> list[Received]:
+        """Take every message in ``queue`` now (confirmed publishes are all there)."""
+        received: list[Received] = []
+        while True:
+            method, properties, body = self.channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return received
+            received.append(Received(method.exchange, method.routing_key, properties, body))
+
     def close(self) -> None:
         if self.connection.is_open:
             self.connection.close()
@@ -112,6 +122,8 @@ class Proxy:
         self.lock = threading.Lock()
         self.pairs: list[tuple[socket.socket, socket.socket]] = []
         self.cut_on_client_data = False
+        self._schedule: collections.deque[int] = collections.deque()  # see cut_after_chunks
+        self.cuts = 0  # how many times the connections were cut
         self.handshake_errors: list[BaseException] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -132,6 +144,10 @@ class Proxy:
                 client.close()
                 return
         upstream = socket.create_connection(BROKER)
+        for sock in (client, upstream):
+            # Without it, Nagle's algorithm and delayed ACKs hold each small
+            # publish or confirm for 40 ms.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.lock:
             self.pairs.append((client, upstream))
         threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
@@ -145,15 +161,37 @@ class Proxy:
                     self.cut_on_client_data = False
                     self.cut()
                     return
+                if from_client and self._count_down():
+                    self.cut()
+                    return
                 target.sendall(data)
         except OSError:
             pass
         for sock in (source, target):
             _shut(sock)
 
+    def cut_after_chunks(self, *counts: int) -> None:
+        """Cut when ``counts[0]`` more chunks of data came from the client, then
+        after ``counts[1]`` more, and so on; each time the last chunk is not
+        forwarded (mid-stream, that is a publish that never arrives).
+        """
+        with self.lock:
+            self._schedule = collections.deque(counts)
+
+    def _count_down(self) -> bool:
+        with self.lock:
+            if not self._schedule:
+                return False
+            self._schedule[0] -= 1
+            if self._schedule[0] > 0:
+                return False
+            self._schedule.popleft()
+            return True
+
     def cut(self) -> None:
         """Close every connection now, as a broker restart or a network fault would."""
         with self.lock:
+            self.cuts += 1
             pairs, self.pairs = self.pairs, []
         for pair in pairs:
             for sock in pair:

@@ -535,6 +535,26 @@ def test_what_a_transport_logs_on_a_delivery_thread_is_not_sent(root_handlers: A
     client.close()
 
 
+class RenamingTransport(ChattyTransport):
+    """As ChattyTransport, on a delivery thread that something renamed."""
+
+    def send(self, batch: Sequence[EncodedEvent]) -> None:
+        threading.current_thread().name = "renamed by a library"
+        super().send(batch)
+
+
+def test_a_delivery_thread_is_recognised_whatever_its_name(root_handlers: Any) -> None:
+    transport = RenamingTransport()
+    client = Client(transport, mode="background", delivery=FAST)
+    handler = MozDefHandler(client=client)
+    root_handlers(handler)
+    logging.getLogger("app.recursion").warning("app event")
+    client.flush(5)
+    time.sleep(0.5)
+    assert transport.summaries == ["app event"]
+    client.close()
+
+
 def test_what_is_logged_while_sending_is_not_sent_again(
     root_handlers: Any, receiver: Receiver
 ) -> None:

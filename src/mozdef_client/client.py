@@ -196,7 +196,7 @@ class Client:
         if self._pipeline is not None:
             return self._pipeline.stats()
         pairs = zip(self._transports, self._destination_counters, strict=True)
-        return summarize(self._counters, [(t.name, counters, 0, 0) for t, counters in pairs])
+        return summarize(self._counters, [(t.name, c.stamped_snapshot(0, 0)) for t, c in pairs])
 
     def dead_letters(self) -> list[DeadLetter]:
         """Events a destination refused for good (background and durable modes)."""

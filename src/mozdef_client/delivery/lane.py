@@ -28,7 +28,7 @@ from .dead_letters import DeadLetterSink
 from .memory_queue import MemoryQueue
 from .options import DeliveryOptions
 from .spool import Spool
-from .stats import Counters
+from .stats import Counters, DestinationStats
 
 __all__ = ["THREAD_NAME_PREFIX", "Lane", "in_delivery_thread"]
 
@@ -88,6 +88,10 @@ class Lane:
         # on its way from the queue to the transport.
         self._in_flight = 0
         self._taking = threading.Lock()
+        # Held while an event is counted and stops being pending, and while
+        # stats are read: a snapshot never sees an event as both or neither,
+        # and once flush() sees nothing pending, stats() shows where it went.
+        self._settling = threading.Lock()
         self._abandoned = 0  # memory events dropped by the worker at close
         # Spool updates the spool could not take (a full disk): acknowledgements
         # of delivered events, releases. Done before the next lease; the rows
@@ -135,6 +139,12 @@ class Lane:
         elif self._spool is not None:
             in_spool = self._spool.pending(self.name)
         return in_memory, in_spool
+
+    def snapshot(self) -> tuple[int, DestinationStats]:
+        """This destination's stats, and when its last error happened."""
+        with self._settling:
+            in_memory, in_spool = self.pending()
+            return self.counters.stamped_snapshot(in_memory, in_spool)
 
     def flush(self, deadline: float) -> int:
         """Wait until everything queued is settled or ``deadline``; returns what is left."""
@@ -314,30 +324,32 @@ class Lane:
     def _delivered(self, source: str, items: Sequence[Item]) -> None:
         if not items:
             return
-        if source == "spool":
-            spool = self._spool
-            assert spool is not None
-            self._update_spool(lambda: spool.ack(items))
-            duplicates = sum(1 for item in items if item.maybe_duplicate)
-            if duplicates:
-                self.counters.add("duplicates", duplicates)
-        else:
-            self._settled(len(items))
-        self.counters.add("delivered", len(items))
+        with self._settling:
+            self.counters.add("delivered", len(items))
+            if source == "spool":
+                spool = self._spool
+                assert spool is not None
+                duplicates = sum(1 for item in items if item.maybe_duplicate)
+                if duplicates:
+                    self.counters.add("duplicates", duplicates)
+                self._update_spool(lambda: spool.ack(items))
+            else:
+                self._settled(len(items))
 
     def _dead_letter(
         self, source: str, items: Sequence[Item], error: DeliveryError, reason: str = ""
     ) -> None:
         message = f"{reason}: {error}" if reason else str(error)
-        if source == "spool":
-            spool = self._spool
-            assert spool is not None
-            self._update_spool(lambda: spool.dead_letter(self.name, items, message))
-        else:
-            self._dead_letters.add(self.name, list(items), message)
-            self._settled(len(items))
-        self.counters.add("dead_lettered", len(items))
-        self.counters.error(message)
+        with self._settling:
+            self.counters.add("dead_lettered", len(items))
+            self.counters.error(message)
+            if source == "spool":
+                spool = self._spool
+                assert spool is not None
+                self._update_spool(lambda: spool.dead_letter(self.name, items, message))
+            else:
+                self._dead_letters.add(self.name, list(items), message)
+                self._settled(len(items))
         logger.warning("%d events to %s dead-lettered: %s", len(items), self.name, message)
 
     def _abandon(self, source: str, items: Sequence[Item]) -> None:

@@ -115,11 +115,10 @@ class Counters:
             self.last_error = message
             self.last_error_at = next(_ERROR_CLOCK)
 
-    def snapshot(self, *, pending_memory: int, pending_spool: int) -> DestinationStats:
-        return self._stamped(pending_memory, pending_spool)[1]
-
-    def _stamped(self, pending_memory: int, pending_spool: int) -> tuple[int, DestinationStats]:
-        """The snapshot, and when its last error happened (on _ERROR_CLOCK)."""
+    def stamped_snapshot(
+        self, pending_memory: int, pending_spool: int
+    ) -> tuple[int, DestinationStats]:
+        """A destination's snapshot, and when its last error happened (for :func:`summarize`)."""
         with self._lock:
             return self.last_error_at, DestinationStats(
                 delivered=self.delivered,
@@ -138,16 +137,17 @@ class Counters:
         self._zero()
 
 
-def summarize(submitted: Counters, destinations: Iterable[tuple[str, Counters, int, int]]) -> Stats:
+def summarize(
+    submitted: Counters, destinations: Iterable[tuple[str, tuple[int, DestinationStats]]]
+) -> Stats:
     """The client's snapshot: ``submitted`` from the client's counters, the rest
     per destination and summed.
 
-    ``destinations`` holds (name, counters, pending in memory, pending in the
-    spool) per lane; lanes that share a name are added up under it.
+    ``destinations`` holds (name, :meth:`Counters.stamped_snapshot`) per lane;
+    lanes that share a name are added up under it.
     """
     stamped: dict[str, tuple[int, DestinationStats]] = {}
-    for name, counters, pending_memory, pending_spool in destinations:
-        stamp, snapshot = counters._stamped(pending_memory, pending_spool)
+    for name, (stamp, snapshot) in destinations:
         if name in stamped:
             stamp, snapshot = _add(stamped[name], (stamp, snapshot))
         stamped[name] = stamp, snapshot
@@ -179,6 +179,7 @@ def _add(
         dead_lettered=a.dead_lettered + b.dead_lettered,
         duplicates=a.duplicates + b.duplicates,
         pending_memory=a.pending_memory + b.pending_memory,
-        pending_spool=a.pending_spool + b.pending_spool,
+        # Spool rows belong to the name, not the lane: both lanes see them all.
+        pending_spool=max(a.pending_spool, b.pending_spool),
         last_error=last[1].last_error,
     )
