@@ -167,9 +167,7 @@ class Pipeline:
         return lost + kept
 
     def stats(self) -> Stats:
-        return summarize(
-            self.counters, [(lane.name, lane.counters, *lane.pending()) for lane in self.lanes]
-        )
+        return summarize(self.counters, [(lane.name, lane.snapshot()) for lane in self.lanes])
 
     def dead_letter_list(self) -> list[DeadLetter]:
         return self.dead_letters.snapshot()
