@@ -17,6 +17,7 @@ EXPECTED = {
     "DeadLetter",
     "DeliveryError",
     "DeliveryOptions",
+    "DestinationStats",
     "DocumentEvent",
     "EncodedEvent",
     "EncodingError",

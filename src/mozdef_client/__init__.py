@@ -11,7 +11,7 @@ The mozdef_client 1.1 classes (``MozDefEvent`` and friends) keep working.
 
 from ._version import __version__
 from .client import Client, prepare
-from .delivery import DeadLetter, DeliveryOptions, RetryPolicy, Stats
+from .delivery import DeadLetter, DeliveryOptions, DestinationStats, RetryPolicy, Stats
 from .encoding import encode_document
 from .errors import (
     ConfigurationError,
@@ -64,6 +64,7 @@ __all__ = [
     "DeadLetter",
     "DeliveryError",
     "DeliveryOptions",
+    "DestinationStats",
     "DocumentEvent",
     "EncodedEvent",
     "EncodingError",
