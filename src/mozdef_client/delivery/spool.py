@@ -30,6 +30,7 @@ __all__ = ["DeadLetter", "Spool", "SpooledEvent"]
 
 SPOOL_FILENAME = "mozdef-spool.sqlite3"
 
+_SEVERITIES = {severity.value: severity for severity in Severity}
 _INSERT = "INSERT INTO events (destination, payload, severity, created) VALUES (?, ?, ?, ?)"
 
 _SCHEMA = """
@@ -107,6 +108,10 @@ class Spool:
         _LIVE_OWNERS.add(self._owner)
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        # Writers of this process take turns here, where a waiting thread is
+        # woken at once, rather than in SQLite's busy handler, which sleeps
+        # in steps of milliseconds between tries.
+        self._write_lock = threading.Lock()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []  # every thread's, to close them all
         self._bytes_lock = threading.Lock()
@@ -156,9 +161,10 @@ class Spool:
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open the spool {self.path}: {exc}") from exc
         try:
-            db.execute("BEGIN IMMEDIATE")
-            yield db
-            db.execute("COMMIT")
+            with self._write_lock:
+                db.execute("BEGIN IMMEDIATE")
+                yield db
+                db.execute("COMMIT")
         except BaseException as exc:
             if db.in_transaction:  # an error in the body, or a failed COMMIT
                 with contextlib.suppress(sqlite3.Error):
@@ -170,7 +176,9 @@ class Spool:
     def _write_one(self, statement: str, row: tuple[object, ...]) -> None:
         """One statement in its own (implicit) transaction, errors as SpoolError."""
         try:
-            self._connection().execute(statement, row)
+            db = self._connection()
+            with self._write_lock:
+                db.execute(statement, row)
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot write the spool {self.path}: {exc}") from exc
 
@@ -224,7 +232,7 @@ class Spool:
                 if leased and size + len(payload) > max_bytes:
                     break
                 size += len(payload)
-                event = EncodedEvent(bytes(payload), Severity(severity))
+                event = EncodedEvent(bytes(payload), _SEVERITIES[severity])
                 leased.append(SpooledEvent(row_id, event, created, bool(leased_before)))
             db.executemany(
                 "UPDATE events SET lease_owner = ?, leased_before = 1 WHERE id = ?",
