@@ -37,6 +37,7 @@ from mozdef_client import (
     MozDefVulnerability,
     ValidationError,
 )
+from samples import vulnerability_document as vulnerability_log
 from servers import Fault, Receiver, SyslogSink, free_port
 
 LEGACY_CLASSES = [
@@ -93,31 +94,6 @@ def compliance_details() -> dict[str, Any]:
         "compliance": True,
         "link": "https://example.com/checks/sshd",
         "utctimestamp": "2026-11-26T14:05:48+00:00",
-    }
-
-
-def vulnerability_log() -> dict[str, Any]:
-    return {
-        "utctimestamp": "2026-11-26T14:05:48+00:00",
-        "description": "scanner finding",
-        "sourcename": "scanner",
-        "asset": {
-            "assetid": 1,
-            "ipv4address": "10.0.0.1",
-            "hostname": "host.example.com",
-            "macaddress": "00:11:22:33:44:55",
-        },
-        "vuln": {
-            "status": "open",
-            "vulnid": "scanner-1",
-            "title": "openssl out of date",
-            "discovery_time": 1764165948,
-            "age_days": 3.5,
-            "known_malware": False,
-            "known_exploits": False,
-            "cvss": 7.5,
-            "cves": ["CVE-2014-0160"],
-        },
     }
 
 

@@ -28,6 +28,7 @@ from mozdef_client import (
     MozDefMessage,
     MozDefMsg,
 )
+from samples import vulnerability_document
 from servers import Receiver, SyslogSink, free_port
 
 # <PRI>Mmm dd hh:mm:ss ident[pid]: {json}
@@ -337,29 +338,3 @@ def test_mozdefmsg_sends_to_sqs_with_its_1_1_attributes(receiver: Receiver, sqs:
     events = receive_all(sqs, queue_url)
     assert sorted(event["summary"] for event in events) == ["again", "via MozDefMsg"]
     assert receiver.requests == []
-
-
-def vulnerability_document() -> dict[str, Any]:
-    """A vulnerability event with every field MozDef requires."""
-    return {
-        "utctimestamp": "2026-11-26T14:05:48+00:00",
-        "description": "scanner finding",
-        "sourcename": "scanner",
-        "asset": {
-            "assetid": 1,
-            "ipv4address": "10.0.0.1",
-            "hostname": "host.example.com",
-            "macaddress": "00:11:22:33:44:55",
-        },
-        "vuln": {
-            "status": "open",
-            "vulnid": "scanner-1",
-            "title": "openssl out of date",
-            "discovery_time": 1764165948,
-            "age_days": 3.5,
-            "known_malware": False,
-            "known_exploits": False,
-            "cvss": 7.5,
-            "cves": ["CVE-2014-0160"],
-        },
-    }
