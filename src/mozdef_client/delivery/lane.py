@@ -332,7 +332,7 @@ class Lane:
                 duplicates = sum(1 for item in items if item.maybe_duplicate)
                 if duplicates:
                     self.counters.add("duplicates", duplicates)
-                self._update_spool(lambda: spool.ack(items))
+                self._update_spool(lambda: spool.ack(items, self.name))
             else:
                 self._settled(len(items))
 

@@ -234,19 +234,41 @@ class Spool:
                 size += len(payload)
                 event = EncodedEvent(bytes(payload), _SEVERITIES[severity])
                 leased.append(SpooledEvent(row_id, event, created, bool(leased_before)))
-            db.executemany(
-                "UPDATE events SET lease_owner = ?, leased_before = 1 WHERE id = ?",
-                [(self._owner, e.id) for e in leased],
-            )
+            if leased:
+                # The rows selected are exactly this destination's unleased rows
+                # from the first id to the last (we hold the write lock), so one
+                # range update leases them all.
+                db.execute(
+                    "UPDATE events SET lease_owner = ?, leased_before = 1 "
+                    "WHERE destination = ? AND lease_owner IS NULL AND id BETWEEN ? AND ?",
+                    (self._owner, destination, leased[0].id, leased[-1].id),
+                )
         return leased
 
-    def ack(self, items: Iterable[SpooledEvent]) -> None:
-        """The destination has these events: delete them."""
-        items = list(items)
+    def ack(self, items: Iterable[SpooledEvent], destination: str | None = None) -> None:
+        """The destination has these events: delete them.
+
+        Given ``destination``, a whole lease goes in one range delete, much
+        cheaper than a delete per row (the write lock is held for less time).
+        """
+        items = sorted(items, key=lambda e: e.id)
         if not items:
             return
         with self._write() as db:
-            db.executemany("DELETE FROM events WHERE id = ?", [(e.id,) for e in items])
+            in_range = (destination, self._owner, items[0].id, items[-1].id)
+            whole_lease = destination is not None and db.execute(
+                "SELECT COUNT(*) FROM events WHERE destination = ? AND lease_owner = ? "
+                "AND id BETWEEN ? AND ?",
+                in_range,
+            ).fetchone()[0] == len(items)
+            if whole_lease:
+                db.execute(
+                    "DELETE FROM events WHERE destination = ? AND lease_owner = ? "
+                    "AND id BETWEEN ? AND ?",
+                    in_range,
+                )
+            else:
+                db.executemany("DELETE FROM events WHERE id = ?", [(e.id,) for e in items])
         self._forget_bytes(items)
 
     def release(self, items: Iterable[SpooledEvent], *, maybe_delivered: bool = False) -> None:
