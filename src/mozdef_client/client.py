@@ -46,10 +46,13 @@ class Client:
 
     Args:
         destinations: a destination URL (``https://host/events``,
-            ``sqs://queue?region=..``, ``syslog:``, ``file:///path``), a
-            :class:`Transport`, or a list of them. ``None`` reads ``MOZDEF_URL``.
-        verify: check HTTPS certificates (on by default).
-        ca_bundle: a PEM file of CAs to trust for HTTPS.
+            ``sqs://queue?region=..``, ``amqps://user@host/vhost``, ``syslog:``,
+            ``syslog+tls://host:6514``, ``file:///path``; see
+            :mod:`mozdef_client.destinations`), a :class:`Transport`, or a list
+            of them. ``None`` reads ``MOZDEF_URL``.
+        verify: check TLS certificates (on by default) for HTTPS, AMQPS and
+            syslog over TLS.
+        ca_bundle: a PEM file of CAs to trust instead of the system's.
         client_cert, client_key: PEM files for mutual TLS.
         headers: extra HTTP headers, e.g. ``{"Authorization": "Bearer ..."}``;
             never shown in ``repr``, logs or errors.
