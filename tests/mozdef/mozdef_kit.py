@@ -149,11 +149,21 @@ class MozDef:
         result = self._kit("esworker.py", "--input", str(source), "--out", str(out), timeout=300)
         if result.returncode != 0:
             raise RuntimeError(f"esworker.py exited {result.returncode}: {result.stderr[-2000:]}")
-        records = [json.loads(line) for line in out.read_text().splitlines()]
-        return [
-            Worker(r["body"], r["outcome"], r["index"], r["id"], r["doc"], r["errors"])
-            for r in records
-        ]
+        return [Worker(**{k: r[k] for k in Worker.__dataclass_fields__}) for r in _lines(out)]
+
+    def index_sqs(self, queue: str, endpoint: str, count: int) -> list[Worker]:
+        """Run MozDef's SQS worker (esworker_sqs's own loop, every plugin) on ``queue``."""
+        out = self.workdir / f"sqs-{queue}.jsonl"
+        result = subprocess.run(
+            [str(self.python), str(self.kit / "esworker.py"), "--sqs", queue,
+             "--endpoint-url", endpoint, "--region", "us-east-1", "--count", str(count),
+             "--idle", "1", "--timeout", "60", "--out", str(out)],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+        )  # fmt: skip
+        if result.returncode not in (0, 1):
+            raise RuntimeError(f"esworker.py --sqs exited {result.returncode}: {result.stderr}")
+        return [Worker(**{k: r[k] for k in Worker.__dataclass_fields__}) for r in _lines(out)]
 
     def _kit(
         self, script: str, *args: str, timeout: float = 120
@@ -164,6 +174,10 @@ class MozDef:
             text=True,
             timeout=timeout,
         )
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def start_mozdef(workdir: Path) -> MozDef:
