@@ -1,6 +1,7 @@
 """Destination URLs: one string names a transport and its options.
 
-- ``https://host/events`` (one event a request), ``https://host/_bulk`` (NDJSON)
+- ``https://host/events`` (one event a request), ``https://host/_bulk`` (JSON arrays);
+  vulnerability documents go to ``/custom/vulnerability`` beside either
 - ``sqs://queue-name?region=us-west-2&account=012345678901&endpoint_url=...``
 - ``amqp://user:password@host:5672/vhost?exchange=eventtask&routing_key=eventtask``,
   ``amqps://...`` (TLS); the vhost is one path segment (``%2F`` for ``/``); a
