@@ -7,6 +7,7 @@ project's test receiver, quickly and without the kit.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ from mozdef_client import (
     VulnerabilityEvent,
     prepare,
 )
+from mozdef_client.cli import Exit, main
 from samples import vulnerability_document
 from servers import Receiver
 
@@ -137,3 +139,13 @@ def test_a_top_level_index_key_is_refused_at_send(receiver: Receiver) -> None:
     with Client(receiver.bulk_url) as client, pytest.raises(ValidationError, match="index"):
         client.send(DocumentEvent({"summary": "x", "index": "events"}))
     assert receiver.requests == []
+
+
+def test_cli_send_refuses_a_vulnerability_for_syslog_with_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = tmp_path / "vulnerability.json"
+    document.write_text(json.dumps(vulnerability_document()))
+    args = ["send", "--url", "syslog+udp://127.0.0.1:9", "--kind", "vulnerability"]
+    assert main([*args, "--json", str(document)]) == Exit.USAGE
+    assert "cannot carry a vulnerability event" in capsys.readouterr().err

@@ -238,8 +238,14 @@ class Paths:
         return self._client_kinds(path, Client(self.mozdef.amqp_url, mode="background"))
 
     def legacy_events(self, path: str) -> list[Sent]:
-        """mozdef_client 1.1's classes, each kind's own, to an /events URL."""
-        url = self.mozdef.url("/events")
+        return self._legacy(path, "/events")
+
+    def legacy_bulk(self, path: str) -> list[Sent]:
+        return self._legacy(path, "/_bulk")
+
+    def _legacy(self, path: str, intake: str) -> list[Sent]:
+        """mozdef_client 1.1's classes, each kind's own, sync ``send()``."""
+        url = self.mozdef.url(intake)
         sent = []
         classes = {"event": MozDefEvent, "compliance": MozDefCompliance,
                    "asset-hint": MozDefAssetHint, "rra": MozDefRRA}  # fmt: skip
@@ -337,6 +343,7 @@ class Paths:
 
 PATHS: dict[str, Callable[[Paths, str], list[Sent]]] = {
     "legacy-events": Paths.legacy_events,
+    "legacy-bulk": Paths.legacy_bulk,
     "sync-events": Paths.sync_events,
     "sync-bulk": Paths.sync_bulk,
     "background-events-trickle": Paths.background_events_trickle,
@@ -463,12 +470,21 @@ def test_every_message_has_a_content_type_mozdefs_worker_accepts(run: Run) -> No
 
 
 def test_the_kit_sees_every_path_and_kind(run: Run) -> None:
+    """Every kind went through the run; prints the table (pytest -s): per path and kind,
+    events sent / messages MozDef published / documents its worker indexed."""
     kinds = Counter(s.kind for sent in run.sent.values() for s in sent)
     assert set(kinds) == set(KINDS)
     assert len(run.sent) + len(run.failures) == len(PATHS)
-    table = {
-        path: (len(sent), sum(run.indexed[s.marker].outcome == "saved" for s in sent))
-        for path, sent in run.sent.items()
-    }
-    print("\npath: sent=published / indexed", *(f"{p}: {n} / {i}" for p, (n, i) in table.items()),
-          sep="\n")  # fmt: skip
+    lines = ["path".ljust(26) + "".join(k.rjust(20) for k in KINDS)]
+    for path, sent in run.sent.items():
+        cells = []
+        for kind in KINDS:
+            of_kind = [s for s in sent if s.kind == kind]
+            published = sum(len(run.published.get(s.marker, [])) for s in of_kind)
+            indexed = sum(
+                s.marker in run.indexed and run.indexed[s.marker].outcome == "saved"
+                for s in of_kind
+            )
+            cells.append(f"{len(of_kind)}/{published}/{indexed}" if of_kind else "-")
+        lines.append(path.ljust(26) + "".join(c.rjust(20) for c in cells))
+    print("\nsent/published/indexed", *lines, sep="\n")
