@@ -17,9 +17,14 @@ import shutil
 import signal
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from amqp_helpers import require
 
 REPO = Path(__file__).resolve().parents[2]
 KIT_VARIABLE = "MOZDEF_PEER_KIT"
@@ -187,3 +192,21 @@ def start_mozdef(workdir: Path) -> MozDef:
     kit = kit_path()
     python = set_up_venv(kit, venv_path())
     return MozDef(kit, python, workdir).start()
+
+
+@pytest.fixture(scope="module", name="mozdef")
+def mozdef_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MozDef]:
+    """MozDef's loginput on a free port, publishing to a private exchange we capture.
+
+    Imported by the test modules here (a conftest.py in this folder would shadow
+    tests/conftest.py, which other modules import by name). Skips when the kit,
+    its Python or RabbitMQ is missing; fails instead under
+    MOZDEF_TEST_REQUIRE_SERVICES=1 (CI).
+    """
+    try:
+        intake = start_mozdef(tmp_path_factory.mktemp("mozdef"))
+    except KitUnavailable as exc:
+        require(False, f"real MozDef is not available: {exc}")
+        raise AssertionError("unreachable") from exc
+    yield intake
+    intake.stop()

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mozdef_kit import MozDef, Worker
+from mozdef_kit import MozDef, Worker, mozdef_fixture  # noqa: F401 - the fixture
 
 from mozdef_client import Client, DocumentEvent, Event, Kind, Severity, VulnerabilityEvent
 from mozdef_client.handler import MozDefHandler

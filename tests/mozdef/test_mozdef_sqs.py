@@ -14,7 +14,7 @@ import uuid
 
 import boto3
 import pytest
-from mozdef_kit import MozDef
+from mozdef_kit import MozDef, mozdef_fixture  # noqa: F401 - the fixture
 from test_mozdef_intake import (
     FIELDS,
     KINDS,
