@@ -19,6 +19,7 @@ from mozdef_client import (
     Event,
     HTTPOptions,
     HTTPTransport,
+    MozDefVulnerability,
     PartialDeliveryError,
     PermanentError,
     RetryableError,
@@ -149,3 +150,21 @@ def test_cli_send_refuses_a_vulnerability_for_syslog_with_a_usage_error(
     args = ["send", "--url", "syslog+udp://127.0.0.1:9", "--kind", "vulnerability"]
     assert main([*args, "--json", str(document)]) == Exit.USAGE
     assert "cannot carry a vulnerability event" in capsys.readouterr().err
+
+
+def test_the_1_1_vulnerability_class_posts_to_custom_vulnerability(receiver: Receiver) -> None:
+    message = MozDefVulnerability(receiver.url)
+    message.log = vulnerability_document()
+    message.send()
+    [request] = receiver.requests
+    assert request.path == "/custom/vulnerability"
+    assert json.loads(request.body) == vulnerability_document()  # the log dict, whole
+
+
+def test_the_1_1_vulnerability_class_refuses_a_syslog_copy(tmp_path: Path) -> None:
+    message = MozDefVulnerability("http://127.0.0.1:9/events")
+    message.log = vulnerability_document()
+    message.set_syslog_socket(str(tmp_path / "no-such.sock"))
+    message.set_send_to_syslog(True, only_syslog=True)
+    with pytest.raises(ConfigurationError, match="cannot carry a vulnerability"):
+        message.send()
