@@ -240,6 +240,7 @@ QUICK_CHECK_CASES = [
     complete(category="rra_data", details={}),
     complete(category="complianceitems"),
     complete(category=None),
+    complete(index="events"),  # refused: MozDef's /_bulk would skip it
     {"summary": "x"},
     {"vuln": {}, "asset": {}},
     "a string",

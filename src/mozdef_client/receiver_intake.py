@@ -168,11 +168,8 @@ _STRIPPED = (
 
 def _vulnerability_route_error(path: str, document: dict[str, Any]) -> tuple[str, ...]:
     """Why MozDef would not index a vulnerability document that came in on ``path``."""
-    if (
-        path == "/_bulk"
-        and document.get("customendpoint") is True
-        and (document.get("endpoint") == "vulnerability")
-    ):
+    marked = document.get("customendpoint") is True and document.get("endpoint") == "vulnerability"
+    if path == "/_bulk" and marked:
         return ()  # published as it is: MozDef's worker takes it as a custom document
     return (_STRIPPED,)
 
@@ -234,7 +231,11 @@ def check_documents(path: str, documents: list[Any], received_at: float) -> list
     events: list[ReceivedEvent] = []
     append = events.append
     for document in documents:
-        if type(document) is dict and document.keys() >= _RECOMMENDED_KEYS:
+        if (
+            type(document) is dict
+            and document.keys() >= _RECOMMENDED_KEYS
+            and "index" not in document  # refused by the full rules
+        ):
             category = document["category"]
             summary = document["summary"]
             severity = document["severity"]
