@@ -30,14 +30,14 @@ _VULN_VULN = (
     "cvss",
     "cves",
 )
-_COMPLIANCE_DETAILS = ("target", "policy", "check", "compliance", "link", "utctimestamp")
-_COMPLIANCE_POLICY = ("level", "name", "url")
-# MozDef's complianceitems plugin also reads check.ref (it builds the document id from it).
-_COMPLIANCE_CHECK = ("description", "location", "name", "ref", "test")
 # MozDef's vulnerability plugin, "version": 2 documents: these keys, the four
 # strings non-empty.
 _VULN_V2_TOP = ("utctimestamp", "description", "asset", "sourcename", "zone")
 _VULN_V2_ASSET = ("hostname", "ipaddress")
+_COMPLIANCE_DETAILS = ("target", "policy", "check", "compliance", "link", "utctimestamp")
+_COMPLIANCE_POLICY = ("level", "name", "url")
+# MozDef's complianceitems plugin also reads check.ref (it builds the document id from it).
+_COMPLIANCE_CHECK = ("description", "location", "name", "ref", "test")
 _COMPLIANCE_TEST = ("type", "value")
 
 _RECOMMENDED = ("timestamp", "hostname", "processname", "severity", "category", "summary")
