@@ -209,7 +209,14 @@ class Paths:
         return [Sent(marker, "event", fields)]
 
     def background_bulk_10k(self, path: str) -> list[Sent]:
-        client = Client(self.mozdef.url("/_bulk"), mode="background")
+        return self._bulk_10k(path, Client(self.mozdef.url("/_bulk"), mode="background"))
+
+    def durable_bulk_10k(self, path: str) -> list[Sent]:
+        spool = str(self.workdir / "spool-10k")
+        return self._bulk_10k(path, Client(self.mozdef.url("/_bulk"), mode="durable",
+                                           spool_dir=spool))  # fmt: skip
+
+    def _bulk_10k(self, path: str, client: Client) -> list[Sent]:
         sent = []
         for n in range(BULK_EVENTS):
             marker = f"mdk:{path}:event:{n}"
@@ -353,6 +360,7 @@ PATHS: dict[str, Callable[[Paths, str], list[Sent]]] = {
     "background-bulk-10k": Paths.background_bulk_10k,
     "durable-events": Paths.durable_events,
     "durable-bulk": Paths.durable_bulk,
+    "durable-bulk-10k": Paths.durable_bulk_10k,
     "amqp-sync": Paths.amqp_sync,
     "amqp-background": Paths.amqp_background,
     "cli-summary-bulk": Paths.cli_summary_bulk,
