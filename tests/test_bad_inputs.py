@@ -245,6 +245,7 @@ def compliance_details() -> dict[str, Any]:
             "description": "root login",
             "location": "/etc/ssh/sshd_config",
             "name": "sshd-root",
+            "ref": "sshd-1",
             "test": {"type": "file"},  # "value" is missing
         },
         "compliance": False,

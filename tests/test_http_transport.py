@@ -78,18 +78,19 @@ def test_a_batch_for_an_events_url_goes_to_the_sibling_bulk_endpoint(receiver: R
         ("/events", 1),
         ("/_bulk", 3),
     ]
-    assert receiver.requests[1].headers["Content-Type"] == "application/x-ndjson"
+    assert receiver.requests[1].headers["Content-Type"] == "application/json"
 
 
-def test_bulk_url_posts_the_batch_as_one_ndjson_body(receiver: Receiver) -> None:
-    """A URL ending in /_bulk sends the whole batch in one request, one event per line."""
+def test_bulk_url_posts_the_batch_as_one_json_array(receiver: Receiver) -> None:
+    """A URL ending in /_bulk sends the whole batch in one request, as a JSON array
+    (MozDef's /_bulk publishes an array element by element; see test_http_routing)."""
     batch = [encoded(f"event {i}") for i in range(5)]
     HTTPTransport(receiver.bulk_url).send(batch)
 
     [request] = receiver.requests
     assert (request.method, request.path) == ("POST", "/_bulk")
-    assert request.headers["Content-Type"] == "application/x-ndjson"
-    assert request.body.splitlines() == [event.payload for event in batch]
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.body == b"[" + b",".join(event.payload for event in batch) + b"]"
     assert [e["summary"] for e in receiver.events] == [f"event {i}" for i in range(5)]
 
 

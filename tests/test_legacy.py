@@ -89,6 +89,7 @@ def compliance_details() -> dict[str, Any]:
             "description": "sshd refuses root logins",
             "location": "/etc/ssh/sshd_config",
             "name": "sshd-permit-root-login",
+            "ref": "sshd-1",
             "test": {"type": "file", "value": "PermitRootLogin no"},
         },
         "compliance": True,

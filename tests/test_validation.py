@@ -27,6 +27,7 @@ def compliance_details() -> dict[str, Any]:
             "description": "sshd allows root login",
             "location": "/etc/ssh/sshd_config",
             "name": "sshd-root",
+            "ref": "sshd-1",
             "test": {"type": "file", "value": "PermitRootLogin no"},
         },
         "compliance": False,

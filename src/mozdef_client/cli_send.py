@@ -67,6 +67,9 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValidationError as exc:
         err.write(f"mozdef-client send: invalid event, not sent: {exc}\n")
         return Exit.USAGE
+    except ConfigurationError as exc:  # a kind this destination cannot carry
+        err.write(f"mozdef-client send: not sent: {exc}\n")
+        return Exit.USAGE
     except DeliveryError as exc:
         err.write(f"mozdef-client send: not delivered: {exc}\n")
         return Exit.FAILED

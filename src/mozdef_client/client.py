@@ -11,10 +11,11 @@ from typing import Any, TypeGuard, cast
 
 from .delivery import DeadLetter, DeliveryOptions, Mode, Pipeline, Stats
 from .delivery.stats import Counters, summarize
-from .destinations import transport_from_url, url_from_environment
+from .destinations import transport_from_url, url_from_environment, vulnerability_refusal
 from .encoding import encode_document
 from .errors import ConfigurationError, DeliveryError
-from .event import DocumentEvent, Event
+from .event import DocumentEvent, Event, Kind
+from .routing import is_custom_vulnerability, mark_custom_vulnerability
 from .transports.base import EncodedEvent, Transport
 from .transports.http import HTTPOptions
 from .validation import validate_document, validate_event
@@ -37,6 +38,10 @@ def prepare(event: Event | DocumentEvent) -> EncodedEvent:
     if isinstance(event, DocumentEvent):
         document = event.to_document()
         validate_document(document, event.kind)
+        if event.kind is Kind.VULNERABILITY:
+            # Marked as MozDef's /custom/vulnerability marks it, so that it is
+            # indexed whole whichever wire carries it (see mozdef_client.routing).
+            document = mark_custom_vulnerability(document)
         return EncodedEvent(encode_document(document), event.severity)
     raise TypeError(f"send() takes an Event or DocumentEvent, not {type(event).__name__}")
 
@@ -102,6 +107,10 @@ class Client:
         self._transports: list[Transport] = [_as_transport(d, http) for d in listed]
         if not self._transports:
             raise ConfigurationError("a Client needs at least one destination")
+        # Destinations where MozDef could not index a vulnerability document whole.
+        self._refuse_vulnerabilities = [
+            reason for t in self._transports if (reason := vulnerability_refusal(t))
+        ]
         if mode not in ("sync", "background", "durable"):
             raise ConfigurationError(
                 f"mode must be 'sync', 'background' or 'durable', not {mode!r}"
@@ -144,13 +153,22 @@ class Client:
 
         Raises:
             ValidationError: the event is invalid; nothing was sent or queued.
+            ConfigurationError: a vulnerability event and a destination that
+                cannot carry one so MozDef indexes it (syslog); nothing was sent.
             DeliveryError: sync mode only: a destination did not acknowledge it.
             SpoolError: durable mode only: the spool could not commit it.
         """
         return self.send_encoded(prepare(event))
 
     def send_encoded(self, event: EncodedEvent) -> bool:
-        """Deliver an event that :func:`prepare` already validated and encoded."""
+        """Deliver an event that :func:`prepare` already validated and encoded.
+
+        Raises:
+            ConfigurationError: a vulnerability event for a destination where
+                MozDef cannot index it; nothing was sent.
+        """
+        if self._refuse_vulnerabilities and is_custom_vulnerability(event.payload):
+            raise ConfigurationError(self._refuse_vulnerabilities[0])
         if self._pipeline is not None:
             return self._pipeline.submit(event)
         self._counters.add_submitted()

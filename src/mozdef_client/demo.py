@@ -45,6 +45,7 @@ def sample_events() -> list[Event | VulnerabilityEvent]:
                     "description": "sshd forbids root login",
                     "location": "/etc/ssh/sshd_config",
                     "name": "sshd-root-login",
+                    "ref": "sshd-1",
                     "test": {"type": "config", "value": "PermitRootLogin no"},
                 },
                 "compliance": True,

@@ -1,6 +1,7 @@
 """Destination URLs: one string names a transport and its options.
 
-- ``https://host/events`` (one event a request), ``https://host/_bulk`` (NDJSON)
+- ``https://host/events`` (one event a request), ``https://host/_bulk`` (JSON arrays);
+  vulnerability documents go to ``/custom/vulnerability`` beside either
 - ``sqs://queue-name?region=us-west-2&account=012345678901&endpoint_url=...``
 - ``amqp://user:password@host:5672/vhost?exchange=eventtask&routing_key=eventtask``,
   ``amqps://...`` (TLS); the vhost is one path segment (``%2F`` for ``/``); a
@@ -40,6 +41,7 @@ __all__ = [
     "ENVIRONMENT_VARIABLE",
     "transport_from_url",
     "url_from_environment",
+    "vulnerability_refusal",
 ]
 
 ENVIRONMENT_VARIABLE = "MOZDEF_URL"
@@ -68,6 +70,25 @@ def url_from_environment() -> str:
     if not url:
         raise ConfigurationError(f"no destination given: pass a URL or set {ENVIRONMENT_VARIABLE}")
     return url
+
+
+def vulnerability_refusal(transport: Transport) -> str | None:
+    """Why ``transport`` cannot carry a vulnerability document, or None when it can.
+
+    MozDef indexes a vulnerability document whole only as a custom document
+    (see :mod:`mozdef_client.routing`): HTTP posts it to
+    ``/custom/vulnerability``, AMQP and SQS messages carry the custom marks
+    MozDef's workers honour. Syslog reaches MozDef as text through a log
+    forwarder, never as a custom document, so it is refused, not stripped.
+    """
+    if isinstance(transport, (SyslogTransport, RemoteSyslogTransport)):
+        return (
+            f"{transport.name} cannot carry a vulnerability event: MozDef gets syslog as "
+            "text events and would never index the document whole; send vulnerabilities "
+            "to MozDef's HTTP intake (an /events, /_bulk or /custom/vulnerability URL), "
+            "to its RabbitMQ (amqp://) or to SQS"
+        )
+    return None
 
 
 def transport_from_url(url: str, http: HTTPOptions | None = None) -> Transport:

@@ -21,13 +21,13 @@ import ipaddress
 import json
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
 from .errors import EncodingError
 
-__all__ = ["MAX_DEPTH", "encode_document"]
+__all__ = ["MAX_DEPTH", "encode_document", "encode_json_array"]
 
 # Containers nested deeper than this are refused: it is orjson's own limit, so
 # both encoders accept the same documents.
@@ -136,6 +136,15 @@ def encode_document(document: Mapping[str, Any]) -> bytes:
         raise EncodingError(
             f"{path or 'event'} is not valid UTF-8 (it holds a lone surrogate)", path
         ) from exc
+
+
+def encode_json_array(payloads: Sequence[bytes]) -> bytes:
+    """Join encoded documents into one JSON array (``[a,b,...]``), as MozDef's ``/_bulk`` wants.
+
+    A body of one JSON object would be iterated by its keys there; an array
+    is published element by element whatever its length.
+    """
+    return b"[" + b",".join(payloads) + b"]"
 
 
 def _join(path: str, key: str) -> str:

@@ -3,9 +3,12 @@
 Accepts ``POST``/``PUT /events`` (one JSON event), ``POST /_bulk`` (a JSON
 array or NDJSON; lines with an ``index`` key are skipped), ``/custom/<app>``
 (any JSON document) and answers ``GET /status``. It answers 200 with an
-empty body, and 500 on invalid JSON, as MozDef does. Every event is checked
-against MozDef's format; the findings travel with it as
-:class:`ReceivedEvent` ``errors`` and ``warnings``.
+empty body, and 500 on invalid JSON, as MozDef does. Where MozDef would
+answer 200 but lose events, it says so instead: a ``/_bulk`` body of one
+JSON object is answered 400 (MozDef would publish its key names as junk).
+Every event is checked against MozDef's format; the findings travel with it
+as :class:`ReceivedEvent` ``errors`` (e.g. "MozDef would strip this" for a
+vulnerability document outside ``/custom/vulnerability``) and ``warnings``.
 
 It binds loopback by default, caps body sizes (413), can demand a bearer
 token (401), gives each connection a socket timeout, and answers malformed
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .receiver_intake import (
+    BulkBodyError,
     ReceivedEvent,
     check_document,
     check_documents,
@@ -144,6 +148,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         try:
             documents = parse_body(route, body)
+        except BulkBodyError as exc:  # MozDef would answer 200 and lose the event
+            self._reply(400, f"{exc}\n".encode())
+            return
         except ValueError as exc:
             self._reply(500, f"invalid JSON: {exc}\n".encode())
             return

@@ -18,17 +18,26 @@ from .event import Kind
 from .severity import Severity
 from .validation import recommended_field_warnings, validate_document
 
-__all__ = ["ReceivedEvent", "check_document", "check_documents", "infer_kind", "parse_body"]
+__all__ = [
+    "BulkBodyError",
+    "ReceivedEvent",
+    "check_document",
+    "check_documents",
+    "infer_kind",
+    "parse_body",
+]
 
 
 class ReceivedEvent(NamedTuple):
     """One event as it arrived, with what the MozDef format check found.
 
     ``kind`` is inferred from the category (``None`` for ``/custom`` documents,
-    which MozDef takes as they are, and for documents that are not objects).
-    ``errors`` holds the first rule the event breaks (MozDef would still
-    store it); ``warnings`` the recommended fields it lacks. A named tuple,
-    because the receiver makes one per event on its hot path.
+    which MozDef takes as they are, and for documents that are not objects;
+    ``/custom/vulnerability`` documents are vulnerabilities). ``errors`` holds
+    the first rule the event breaks (MozDef would still store it), or says
+    "MozDef would strip this" for a vulnerability document outside
+    ``/custom/vulnerability``; ``warnings`` the recommended fields it lacks.
+    A named tuple, because the receiver makes one per event on its hot path.
     """
 
     path: str
@@ -54,29 +63,73 @@ def _fast_loads() -> Callable[[bytes], Any] | None:
 _FAST_LOADS = _fast_loads()
 
 
+class BulkBodyError(ValueError):
+    """A ``/_bulk`` body MozDef's loginput would turn into junk while answering 200.
+
+    The receiver answers 400 with this message, so the mistake shows in
+    development instead of as lost events in production.
+    """
+
+
+_NOT_JSON = object()
+
+
+def _load_whole(body: bytes) -> Any:
+    """``json.loads`` of the whole body, as MozDef's /_bulk tries first."""
+    if _FAST_LOADS is not None:
+        try:
+            return _FAST_LOADS(body)
+        except ValueError:
+            pass  # NDJSON, or JSON orjson refuses (NaN): Python's json decides
+    try:
+        return json.loads(body)
+    except ValueError:
+        return _NOT_JSON
+
+
+def _bulk_shape_problem(whole: Any) -> str:
+    if isinstance(whole, dict):
+        keys = ", ".join(repr(k) for k in list(whole)[:3]) + (", ..." if len(whole) > 3 else "")
+        return (
+            "a /_bulk body that is one JSON object: MozDef's loginput would iterate its keys, "
+            f"publish each key name ({keys}) as a junk message, lose the event and answer 200; "
+            "send a JSON array ([{...}]) or post the event to /events"
+        )
+    return (
+        f"a /_bulk body that is a JSON {type(whole).__name__}: MozDef's loginput publishes "
+        "no event from it; send a JSON array of events"
+    )
+
+
 def parse_body(path: str, body: bytes) -> list[Any]:
     """The documents in a request body, the way MozDef's loginput reads them.
 
-    ``/_bulk`` takes a JSON array or NDJSON (lines with an ``index`` key are
-    Elasticsearch action lines and skipped); other paths take one document.
+    ``/_bulk`` first parses the whole body, as MozDef does: a JSON array is
+    taken element by element; one JSON object (or any other JSON value) is
+    refused with :class:`BulkBodyError`, since MozDef would publish its key
+    names as junk; anything else is NDJSON, read line by line. Elements and
+    lines with a top-level ``index`` key are skipped, as MozDef skips them
+    (Elasticsearch action lines). Other paths take one document.
     NDJSON lines are parsed with orjson when it is installed; a line it
     refuses is parsed again with Python's json, which MozDef uses and which
     also takes NaN, lone surrogates and integers over 64 bits.
 
     Raises:
+        BulkBodyError: a ``/_bulk`` body MozDef would mangle (answer 400).
         ValueError: the body is not valid JSON or UTF-8 (MozDef answers 500);
             for NDJSON the message names the line.
     """
     if not path.endswith("/_bulk"):
         return [json.loads(body)]
-    stripped = body.strip()
-    if stripped.startswith(b"["):
-        array = json.loads(stripped)
-        return list(array) if isinstance(array, list) else [array]
+    whole = _load_whole(body)
+    if whole is not _NOT_JSON:
+        if not isinstance(whole, list):
+            raise BulkBodyError(_bulk_shape_problem(whole))
+        return [d for d in whole if not (type(d) is dict and "index" in d)]
     loads = _FAST_LOADS or json.loads
     documents: list[Any] = []
     append = documents.append
-    for number, line in enumerate(stripped.split(b"\n"), 1):
+    for number, line in enumerate(body.strip().split(b"\n"), 1):
         try:
             document = loads(line)
         except ValueError as exc:
@@ -99,15 +152,46 @@ def infer_kind(document: dict[str, Any]) -> Kind:
     so ``Kind.from_category`` alone would judge them as generic events.
     """
     category = document.get("category")
-    if category is None and "vuln" in document and "asset" in document:
+    if category is None and "asset" in document and ("vuln" in document or "zone" in document):
+        return Kind.VULNERABILITY  # MozDef's v1 format has vuln, v2 has zone
+    if document.get("customendpoint") is True and document.get("endpoint") == "vulnerability":
         return Kind.VULNERABILITY
     return Kind.from_category(category if isinstance(category, str) else None)
+
+
+_STRIPPED = (
+    "MozDef would strip this: it indexes a vulnerability document whole only from "
+    "/custom/vulnerability (elsewhere its keyMapping keeps only utctimestamp and sourcename, "
+    "and its vulnerability plugin never runs); post it to /custom/vulnerability"
+)
+
+
+def _vulnerability_route_error(path: str, document: dict[str, Any]) -> tuple[str, ...]:
+    """Why MozDef would not index a vulnerability document that came in on ``path``."""
+    marked = document.get("customendpoint") is True and document.get("endpoint") == "vulnerability"
+    if path == "/_bulk" and marked:
+        return ()  # published as it is: MozDef's worker takes it as a custom document
+    return (_STRIPPED,)
+
+
+def _check_custom(path: str, document: Any, received_at: float) -> ReceivedEvent:
+    """A /custom/<app> document: MozDef takes any; its vulnerability plugin checks those."""
+    errors: tuple[str, ...] = ()
+    if path == "/custom/vulnerability":
+        try:
+            validate_document(document, Kind.VULNERABILITY)
+        except ValueError as exc:
+            errors = (f"MozDef's vulnerability plugin would drop this: {exc}",)
+        except Exception as exc:  # never let an odd document break the receiver
+            errors = (f"could not be checked: {exc!r}",)
+        return ReceivedEvent(path, document, Kind.VULNERABILITY, errors, (), received_at)
+    return ReceivedEvent(path, document, None, errors, (), received_at)
 
 
 def check_document(path: str, document: Any, received_at: float) -> ReceivedEvent:
     """Check one arrived document against MozDef's format (the full rules)."""
     if path.startswith("/custom/"):
-        return ReceivedEvent(path, document, None, (), (), received_at)
+        return _check_custom(path, document, received_at)
     if not isinstance(document, dict):
         error = f"an event must be a JSON object, not {type(document).__name__}"
         return ReceivedEvent(path, document, None, (error,), (), received_at)
@@ -119,6 +203,8 @@ def check_document(path: str, document: Any, received_at: float) -> ReceivedEven
         errors = (str(exc),)
     except Exception as exc:  # never let an odd document break the receiver
         errors = (f"could not be checked: {exc!r}",)
+    if kind is Kind.VULNERABILITY:
+        errors = _vulnerability_route_error(path, document) + errors
     warnings = () if kind is Kind.VULNERABILITY else tuple(recommended_field_warnings(document))
     return ReceivedEvent(path, document, kind, errors, warnings, received_at)
 
@@ -141,11 +227,15 @@ def check_documents(path: str, documents: list[Any], received_at: float) -> list
     passes would pass the full check too.
     """
     if path.startswith("/custom/"):
-        return [_new(ReceivedEvent, (path, d, None, (), (), received_at)) for d in documents]
+        return [_check_custom(path, d, received_at) for d in documents]
     events: list[ReceivedEvent] = []
     append = events.append
     for document in documents:
-        if type(document) is dict and document.keys() >= _RECOMMENDED_KEYS:
+        if (
+            type(document) is dict
+            and document.keys() >= _RECOMMENDED_KEYS
+            and "index" not in document  # refused by the full rules
+        ):
             category = document["category"]
             summary = document["summary"]
             severity = document["severity"]

@@ -122,14 +122,14 @@ def describe_event(event: ReceivedEvent) -> str:
     """One readable line: arrival time, severity, category, summary."""
     document = event.document if isinstance(event.document, dict) else {}
     arrived = time.strftime("%H:%M:%S", time.localtime(event.received_at))
-    if event.path.startswith("/custom/"):
-        category = event.path[len("/custom/") :]
-        severity = "-"
-        summary = _dumps(event.document)
-    elif event.kind is not None and event.kind.value == "vulnerability":
+    if event.kind is not None and event.kind.value == "vulnerability":
         category = "vulnerability"
         severity = "-"
         summary = str(document.get("description", ""))
+    elif event.path.startswith("/custom/"):
+        category = event.path[len("/custom/") :]
+        severity = "-"
+        summary = _dumps(event.document)
     else:
         category = str(document.get("category", "-"))
         severity = str(document.get("severity", "-"))

@@ -30,9 +30,14 @@ _VULN_VULN = (
     "cvss",
     "cves",
 )
+# MozDef's vulnerability plugin, "version": 2 documents: these keys, the four
+# strings non-empty.
+_VULN_V2_TOP = ("utctimestamp", "description", "asset", "sourcename", "zone")
+_VULN_V2_ASSET = ("hostname", "ipaddress")
 _COMPLIANCE_DETAILS = ("target", "policy", "check", "compliance", "link", "utctimestamp")
 _COMPLIANCE_POLICY = ("level", "name", "url")
-_COMPLIANCE_CHECK = ("description", "location", "name", "test")
+# MozDef's complianceitems plugin also reads check.ref (it builds the document id from it).
+_COMPLIANCE_CHECK = ("description", "location", "name", "ref", "test")
 _COMPLIANCE_TEST = ("type", "value")
 
 _RECOMMENDED = ("timestamp", "hostname", "processname", "severity", "category", "summary")
@@ -70,6 +75,11 @@ def validate_event(event: Event) -> None:
 
 
 _NO_SUMMARY = "summary is missing (every event needs a summary)"
+_INDEX_KEY = (
+    "index is a top-level key: MozDef's /_bulk intake silently skips any event that has "
+    "one (it takes it for an Elasticsearch action line), and MozDef keeps no unknown "
+    "top-level field anyway; move it into details"
+)
 
 
 def recommended_field_warnings(document: Mapping[str, Any]) -> list[str]:
@@ -80,6 +90,9 @@ def recommended_field_warnings(document: Mapping[str, Any]) -> list[str]:
 
 
 def _validate_generic(document: Mapping[str, Any]) -> None:
+    if "index" in document:
+        # Not an Event field, so only a whole document can hold it.
+        raise ValidationError(_INDEX_KEY, "index")
     summary = document.get("summary")
     if summary is None or summary == "":
         raise ValidationError(_NO_SUMMARY, "summary")
@@ -119,11 +132,37 @@ def _compliance_details(details: Mapping[str, Any]) -> None:
 
 
 def _validate_vulnerability(document: Mapping[str, Any]) -> None:
+    """MozDef's vulnerability plugin's rules: v1, or v2 with ``"version": 2``."""
+    if "version" in document:
+        _validate_vulnerability_v2(document)
+        return
     _require_keys(document, _VULN_TOP, "")
     asset = _require_mapping(document, "asset", "asset")
     _require_keys(asset, _VULN_ASSET, "asset")
     vuln = _require_mapping(document, "vuln", "vuln")
     _require_keys(vuln, _VULN_VULN, "vuln")
+
+
+def _validate_vulnerability_v2(document: Mapping[str, Any]) -> None:
+    version = document["version"]
+    # MozDef tests int(version) == 2 and drops every other version, 1 included.
+    if isinstance(version, bool) or version not in (2, "2"):
+        raise ValidationError(
+            f"version is {version!r}; MozDef's vulnerability plugin takes version 2, or a "
+            "document without a version (v1 format)",
+            "version",
+        )
+    _require_keys(document, _VULN_V2_TOP, "")
+    asset = _require_mapping(document, "asset", "asset")
+    _require_keys(asset, _VULN_V2_ASSET, "asset")
+    for value, path in (
+        (document["zone"], "zone"),
+        (document["sourcename"], "sourcename"),
+        (asset["hostname"], "asset.hostname"),
+        (asset["ipaddress"], "asset.ipaddress"),
+    ):
+        if value == "" or value is None:
+            raise ValidationError(f"{path} is empty (a version 2 document needs it)", path)
 
 
 def _validate_with_details(document: Mapping[str, Any]) -> None:

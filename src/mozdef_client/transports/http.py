@@ -1,5 +1,13 @@
 """HTTP(S) transport: ``POST /events`` (one event a request) or ``POST /_bulk``.
 
+Batches go to ``/_bulk`` as one JSON array: MozDef's handler runs
+``json.loads`` on the whole body and publishes an array element by element,
+whatever its length, while a body of one object (a one-event NDJSON body
+included) is iterated by its keys into junk messages. Vulnerability
+documents (marked by :mod:`mozdef_client.routing`) go one a request to
+``/custom/vulnerability`` beside ``/events`` or ``/_bulk``, the only
+MozDef route that indexes them whole.
+
 Connections come from one urllib3 pool manager per TLS configuration, shared
 by every transport in the process, so keep-alive works across objects (1.1
 opened a new session, and a new connection, per message).
@@ -30,12 +38,18 @@ from urllib3.exceptions import (
 from urllib3.util import Retry, Timeout, parse_url
 
 from .._version import __version__
+from ..encoding import encode_json_array
 from ..errors import (
     ConfigurationError,
     DeliveryError,
     EventTooLargeError,
     PermanentError,
     RetryableError,
+)
+from ..routing import (
+    CUSTOM_VULNERABILITY_PATH,
+    is_custom_vulnerability,
+    unmark_custom_vulnerability,
 )
 from ._tls import check_tls_files
 from .base import EncodedEvent, PartialDeliveryError
@@ -58,10 +72,11 @@ class HTTPOptions:
             in ``repr``, logs or errors.
         connect_timeout, read_timeout: seconds.
         bulk: how batches of several events go. ``None`` (the default):
-            a URL ending in ``/_bulk`` always gets NDJSON; a URL ending in
-            ``/events`` gets single events there and batches as NDJSON at
-            the sibling ``/_bulk``; any other URL gets one event a request.
-            ``True``: always NDJSON to the URL; ``False``: never.
+            a URL ending in ``/_bulk`` always gets a JSON array (even of one
+            event); a URL ending in ``/events`` gets single events there and
+            batches as a JSON array at the sibling ``/_bulk``; any other URL
+            gets one event a request. ``True``: always a JSON array to the
+            URL; ``False``: never.
     """
 
     verify: bool = True
@@ -162,6 +177,14 @@ class HTTPTransport:
         self._batch_url: str | None = self._url if self.bulk else None
         if options.bulk is None and path.endswith("/events"):
             self._batch_url = parsed._replace(auth=None, path=path[: -len("events")] + "_bulk").url
+        # MozDef indexes a vulnerability document whole only from /custom/vulnerability,
+        # beside /events and /_bulk; any other URL was chosen by the user: keep it.
+        self._vulnerability_url = self._url
+        if path.endswith(("/events", "/_bulk")):
+            intake = path.rpartition("/")[0]
+            self._vulnerability_url = parsed._replace(
+                auth=None, path=f"{intake}/{CUSTOM_VULNERABILITY_PATH}"
+            ).url
         self._timeout = Timeout(connect=options.connect_timeout, read=options.read_timeout)
         headers = {"User-Agent": f"mozdef-client/{__version__}"}
         secrets: list[str] = []
@@ -180,7 +203,6 @@ class HTTPTransport:
         # under 4 characters would mangle the text while protecting little.
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
         self._event_headers = {**headers, "Content-Type": "application/json"}
-        self._bulk_headers = {**headers, "Content-Type": "application/x-ndjson"}
 
     def __repr__(self) -> str:
         return f"HTTPTransport({self.name!r}, bulk={self.bulk})"
@@ -188,25 +210,46 @@ class HTTPTransport:
     def send(self, batch: Sequence[EncodedEvent]) -> None:
         if not batch:
             return
-        if self._batch_url is not None and (self.bulk or len(batch) > 1):
-            body = b"\n".join(event.payload for event in batch) + b"\n"
-            self._post(self._batch_url, body, self._bulk_headers)
-            return
-        for index, event in enumerate(batch):
+        requests = self._requests(batch)
+        for position, (url, body, indexes) in enumerate(requests):
             try:
-                self._post(self._url, event.payload, self._event_headers)
+                self._post(url, body, self._event_headers)
             except DeliveryError as exc:
-                if index == 0:
-                    raise
-                # The first events arrived: say which did not, so only they are retried.
+                if position == 0:
+                    raise  # nothing arrived: the whole batch may be tried again
+                # The first requests arrived: say which events did not, so only they are retried.
                 untried = RetryableError("not sent: an earlier event failed", destination=self.name)
-                failures: dict[int, DeliveryError] = {index: exc}
-                failures.update({i: untried for i in range(index + 1, len(batch))})
+                failures: dict[int, DeliveryError] = dict.fromkeys(range(len(batch)), untried)
+                for _, _, delivered in requests[:position]:
+                    for index in delivered:
+                        del failures[index]
+                failures.update(dict.fromkeys(indexes, exc))
                 raise PartialDeliveryError(
-                    f"{len(batch) - index} of {len(batch)} events not accepted by {self.name}",
+                    f"{len(failures)} of {len(batch)} events not accepted by {self.name}",
                     destination=self.name,
                     failures=failures,
                 ) from exc
+
+    def _requests(self, batch: Sequence[EncodedEvent]) -> list[tuple[str, bytes, list[int]]]:
+        """The POSTs that deliver ``batch``: (URL, body, indexes of the events it carries)."""
+        events = list(range(len(batch)))
+        vulnerabilities = [i for i in events if is_custom_vulnerability(batch[i].payload)]
+        if vulnerabilities:
+            marked = set(vulnerabilities)
+            events = [i for i in events if i not in marked]
+        requests: list[tuple[str, bytes, list[int]]] = []
+        if self._batch_url is not None and (self.bulk or len(events) > 1):
+            if events:
+                body = encode_json_array([batch[i].payload for i in events])
+                requests.append((self._batch_url, body, events))
+        else:
+            requests.extend((self._url, batch[i].payload, [i]) for i in events)
+        # loginput's /custom/<app> takes one JSON object a request.
+        requests.extend(
+            (self._vulnerability_url, unmark_custom_vulnerability(batch[i].payload), [i])
+            for i in vulnerabilities
+        )
+        return requests
 
     def close(self) -> None:
         # The pool is shared; idle connections are closed with the process.
