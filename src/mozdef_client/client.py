@@ -13,7 +13,7 @@ from .delivery import DeadLetter, DeliveryOptions, Mode, Pipeline, Stats
 from .delivery.stats import Counters, summarize
 from .destinations import transport_from_url, url_from_environment
 from .encoding import encode_document
-from .errors import ConfigurationError, DeliveryError
+from .errors import ConfigurationError, DeliveryError, DroppedError
 from .event import DocumentEvent, Event
 from .transports.base import EncodedEvent, Transport
 from .transports.http import HTTPOptions
@@ -158,6 +158,9 @@ class Client:
         for transport, counters in zip(self._transports, self._destination_counters, strict=True):
             try:
                 transport.send([event])
+            except DroppedError as exc:  # the transport chose to drop, not to fail
+                counters.drop(exc.reason)
+                counters.error(str(exc))
             except DeliveryError as exc:
                 errors.append(exc)
                 counters.error(str(exc))

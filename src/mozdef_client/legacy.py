@@ -1,8 +1,11 @@
 """The mozdef_client 1.1 API, as a face over :class:`Event` and :class:`Client`.
 
-Programs written for 1.1 keep working unchanged. What 1.1 got wrong is fixed
+Programs written for 1.1 keep working unchanged: 1.1's own test suite passes
+(but for ``str(MozDefError)``), ``validate()`` answers True/False as 1.1 did,
+a missing local syslog socket is warned about and counted, never raised, and
+SQS failures are still botocore exceptions too. What 1.1 got wrong is fixed
 here (each change is listed in docs/migration.md): ``send()`` raises on every
-failure, certificates are verified, plain ``.category``/``.source``/
+other failure, certificates are verified, plain ``.category``/``.source``/
 ``.severity`` attributes are honoured, and the caller's dicts are never
 mutated. No logic lives only here: documents are built by :class:`Event`,
 checked by :mod:`validation`, encoded by :mod:`encoding` and delivered by a
@@ -12,7 +15,7 @@ checked by :mod:`validation`, encoded by :mod:`encoding` and delivered by a
 from __future__ import annotations
 
 import atexit
-import copy
+import json
 import logging
 import os
 import sys
@@ -20,11 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from .client import Client, prepare
 from .delivery import Mode, Stats
-from .errors import ConfigurationError, MozDefError, ValidationError
+from .encoding import MAX_DEPTH, encode_document
+from .errors import ConfigurationError, DeliveryError, EncodingError, MozDefError, ValidationError
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
 from .severity import Facility, Severity
 from .transports.base import Transport
@@ -55,6 +59,15 @@ _LEGACY_SEVERITIES = (
 )  # fmt: skip
 
 
+# Upstream master's MozDefEvent._facilitymap (added after 1.1): name -> the
+# stdlib syslog.LOG_* value, which is the facility number shifted left by three.
+_FACILITY_MAP = {
+    name: int(Facility[name.upper()]) << 3
+    for name in ("kern", "user", "mail", "daemon", "auth", "lpr", "news", "uucp", "cron",
+                 "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7")
+}  # fmt: skip
+
+
 def resolve_severity(value: object) -> Severity:
     """A 1.1 severity constant, a name (any case, with aliases) or a Severity."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -82,6 +95,9 @@ class MozDefMessage:
     #: can point every message elsewhere (``set_syslog_socket`` for one).
     _syslog_socket_path = "/dev/log"
 
+    #: Upstream master's facility names, as ``set_facility_from_string`` takes them.
+    _facilitymap: ClassVar[dict[str, int]] = _FACILITY_MAP
+
     def __init__(self, url: str) -> None:
         self._msgtype = self.MSGTYPE_NONE
         self._url = url
@@ -98,7 +114,8 @@ class MozDefMessage:
         self._fire_and_forget = False
         self._verify_certificate = True
         self._verify_path: str | None = None
-        self._facility: Facility | str | int = Facility.USER
+        # syslog.LOG_USER, as upstream master set it.
+        self._facility: Facility | str | int = _FACILITY_MAP["user"]
         self._headers: dict[str, str] = {}
         self._timeouts = (_DEFAULT_HTTP.connect_timeout, _DEFAULT_HTTP.read_timeout)
 
@@ -108,12 +125,38 @@ class MozDefMessage:
     # -- 1.1 setters -----------------------------------------------------
 
     def validate(self) -> bool:
-        """Whether the message may be constructed; subclasses refine it."""
-        return True
+        """Whether the message may be constructed, as 1.1 checked it.
+
+        True or False, never an exception: programs write
+        ``if msg.validate(): msg.send()``. ``send()`` of a message this
+        refuses raises a :class:`ValidationError` naming the field.
+        """
+        return self._invalid() is None
+
+    def _invalid(self) -> ValidationError | None:
+        """What 1.1's ``validate()`` refused, as an error naming the field; None if valid."""
+        return None
 
     def validate_log(self) -> bool:
         """Whether the constructed document is valid; subclasses refine it."""
         return True
+
+    def syslog_convert(self) -> str:
+        """1.1 raised here for every message type but events; so does this."""
+        raise MozDefError(f"{type(self).__name__} does not support syslog conversion")
+
+    def send_syslog(self) -> None:
+        """Removed: 1.1's internal step of ``send()``; says what to call instead."""
+        raise MozDefError(
+            "send_syslog() was removed in mozdef_client 2: call "
+            "set_send_to_syslog(True, only_syslog=True), then send()"
+        )
+
+    def send_sqs(self) -> None:
+        """Removed: 1.1's internal step of ``send()``; says what to call instead."""
+        raise MozDefError(
+            "send_sqs() was removed in mozdef_client 2: call set_send_to_sqs(True), then send()"
+        )
 
     def set_verify(self, verify: bool) -> None:
         """Check the server's TLS certificate (on by default, unlike 1.1)."""
@@ -141,6 +184,20 @@ class MozDefMessage:
     def set_syslog_facility(self, facility: Facility | str | int) -> None:
         """Syslog facility: a name (``"local0"``) or a ``syslog.LOG_*`` value."""
         self._facility = Facility.parse(facility)
+
+    def set_facility_from_string(self, name: str) -> None:
+        """Syslog facility by name, any case (upstream master's method, after 1.1).
+
+        Takes the names of :attr:`_facilitymap` and stores the ``syslog.LOG_*``
+        value, as master did; an unknown name raises ``ConfigurationError``
+        (master silently kept the previous facility).
+        """
+        key = name.lower() if isinstance(name, str) else None
+        if key is None or key not in _FACILITY_MAP:
+            raise ConfigurationError(
+                f"unknown syslog facility {name!r}; use one of {', '.join(_FACILITY_MAP)}"
+            )
+        self._facility = _FACILITY_MAP[key]
 
     def set_send_to_sqs(self, enabled: bool) -> None:
         self._send_to_sqs = bool(enabled)
@@ -179,15 +236,23 @@ class MozDefMessage:
     def send(self) -> None:
         """Validate, build and deliver the message now.
 
+        A local syslog that is missing or refuses does not raise (1.1 never
+        did): the library's logger warns once, the event is counted as
+        dropped there, and it still goes to the other destinations.
+
         Raises:
             ValidationError: the message is invalid (the message names the
                 field where it can); nothing was sent.
             ConfigurationError: a setting (severity, facility, SQS queue, CA
                 file) is not valid; nothing was sent.
             DeliveryError: a destination failed (unless fire-and-forget is on).
+                An SQS failure is also an instance of the botocore exception
+                behind it (``ClientError``), which 1.1 let through.
         """
         if not self.validate():
-            raise ValidationError(f"{type(self).__name__} failed validation")
+            raise self._invalid() or ValidationError(
+                f"{type(self).__name__}.validate() returned False"
+            )
         self.construct()
         if not self.validate_log():
             # The core's validation names the field; a subclass's own
@@ -196,7 +261,13 @@ class MozDefMessage:
             raise ValidationError(f"{type(self).__name__} failed post-construct validation")
         encoded = prepare(self._core_event())
         if not self._fire_and_forget:
-            self._client().send_encoded(encoded)
+            try:
+                self._client().send_encoded(encoded)
+            except DeliveryError as exc:
+                botocore_error = exc.__cause__
+                if botocore_error is None or not _from_botocore(botocore_error):
+                    raise
+                raise _also_botocore(exc, botocore_error) from botocore_error
             return
         # Queued for a process-wide background client: no network I/O here,
         # and what is queued is flushed at exit. A bad setting (facility, CA
@@ -213,6 +284,8 @@ class MozDefMessage:
             transports.append(SyslogTransport(SyslogOptions(
                 socket_path=self._syslog_socket_path,
                 facility=Facility.parse(self._facility),
+                # 1.1's syslog.syslog() never failed: warn, count, go on.
+                when_unavailable="drop",
             )))  # fmt: skip
             if self._syslog_only:
                 return transports
@@ -254,6 +327,39 @@ class MozDefMessage:
         return _shared_client(self._config_key(), self._destinations, "sync")
 
 
+def _from_botocore(error: BaseException) -> bool:
+    # By module, so botocore (an optional dependency) is never imported here.
+    return type(error).__module__.split(".")[0] == "botocore"
+
+
+_error_classes: dict[tuple[type, type], type[DeliveryError]] = {}
+
+
+def _error_class(ours: type[DeliveryError], theirs: type[BaseException]) -> type[DeliveryError]:
+    """A class that is both ``ours`` and the botocore exception ``theirs`` (made once)."""
+    combined = _error_classes.get((ours, theirs))
+    if combined is None:
+        combined = type(ours.__name__, (ours, theirs), {"__module__": ours.__module__})
+        combined.__qualname__ = ours.__qualname__
+        combined = _error_classes.setdefault((ours, theirs), combined)
+    return combined
+
+
+def _also_botocore(exc: DeliveryError, botocore_error: BaseException) -> DeliveryError:
+    """``exc``, also an instance of the botocore exception behind it.
+
+    1.1 let botocore's exceptions through (``ClientError`` for a missing
+    queue or a denied send), and programs catch them by that class; the
+    result still is a ``MozDefError`` with our message and attributes, and
+    carries botocore's too (``response``, ``operation_name``).
+    """
+    cls = _error_class(type(exc), type(botocore_error))
+    combined = cls.__new__(cls, *exc.args)
+    combined.__dict__.update(botocore_error.__dict__)
+    combined.__dict__.update(exc.__dict__)
+    return combined
+
+
 _shared_lock = threading.Lock()
 _shared_clients: dict[tuple[Any, ...], Client] = {}
 _MAX_SHARED_SYNC_CLIENTS = 64
@@ -280,6 +386,26 @@ def _evict_oldest_sync_client() -> None:
     sync_keys = [key for key in _shared_clients if key[0] == "sync"]
     if len(sync_keys) >= _MAX_SHARED_SYNC_CLIENTS:
         _shared_clients.pop(sync_keys[0]).close()
+
+
+def delivery_stats() -> dict[str, Stats]:
+    """Delivery stats of every client the 1.1 classes use, sending now or fire-and-forget.
+
+    Keyed ``"<mode>: <destinations>"``, e.g. ``"sync: syslog:/dev/log"``: a
+    missing syslog socket shows there as ``dropped["unavailable"]``.
+    """
+    with _shared_lock:
+        clients = list(_shared_clients.values())
+    stats: dict[str, Stats] = {}
+    for client in clients:
+        name = f"{client.mode}: {', '.join(client.destinations)}"
+        # Two configurations (say, other timeouts) may share destinations.
+        key, number = name, 1
+        while key in stats:
+            number += 1
+            key = f"{name} ({number})"
+        stats[key] = client.stats()
+    return stats
 
 
 def fire_and_forget_stats() -> dict[str, Stats]:
@@ -359,6 +485,12 @@ class MozDefEvent(MozDefMessage):
     SEVERITY_ALERT = 6
     SEVERITY_EMERGENCY = 7
 
+    #: 1.1's table of severity constant -> [name, syslog priority].
+    _sevmap: ClassVar[dict[int, list[str | int]]] = {
+        number: [severity.name, 7 - number]  # syslog.LOG_DEBUG is 7 ... LOG_EMERG 0
+        for number, severity in enumerate(_LEGACY_SEVERITIES)
+    }
+
     _kind = Kind.GENERIC
 
     def __init__(self, url: str) -> None:
@@ -420,15 +552,31 @@ class MozDefEvent(MozDefMessage):
         """Extra fields for the document; the event's own fields take precedence."""
         self._updatelog = log
 
-    def validate(self) -> bool:
-        return self.summary is not None and self.summary != ""
+    def _invalid(self) -> ValidationError | None:
+        if self.summary is None or self.summary == "":
+            return ValidationError("summary is missing (every event needs a summary)", "summary")
+        return None
 
     def validate_log(self) -> bool:
         try:
             validate_document(self._sendlog, self._kind)
-        except ValidationError:
+        except MozDefError:
             return False
         return True
+
+    def syslog_convert(self) -> str:
+        """The constructed document as JSON, as 1.1 returned it: ``json.dumps(self._sendlog)``.
+
+        Values 1.1 could not convert (a ``datetime`` in details) are converted
+        as they are sent. (What goes to syslog is the same document as compact JSON.)
+
+        Raises:
+            EncodingError: a value cannot be JSON at all (names the field).
+        """
+        try:
+            return json.dumps(self._sendlog)
+        except (TypeError, ValueError, RecursionError):
+            return json.dumps(json.loads(encode_document(self._sendlog)))
 
     def send(
         self,
@@ -452,9 +600,6 @@ class MozDefEvent(MozDefMessage):
         for name, value in overrides.items():
             setattr(self, name, value)
         try:
-            if not self.validate():
-                # Say what is wrong where the core can tell, not just "failed".
-                prepare(self._event_from_attributes())
             super().send()
         finally:
             for name, value in saved.items():
@@ -462,9 +607,9 @@ class MozDefEvent(MozDefMessage):
 
     def construct(self) -> None:
         event = self._event_from_attributes()
-        document = copy.deepcopy(self._updatelog) if self._updatelog else {}
-        # A copy: the caller's details and tags are never aliased by _sendlog.
-        document.update(copy.deepcopy(event.to_document()))
+        # Copies: the caller's details and tags are never aliased by _sendlog.
+        document = _snapshot(self._updatelog, "", 0) if self._updatelog else {}
+        document.update(_snapshot(event.to_document(), "", 0))
         if isinstance(self.timestamp, str):
             document["timestamp"] = self.timestamp
         self._sendlog = document
@@ -511,6 +656,9 @@ class MozDefAssetHint(MozDefEvent):
         super().__init__(url)
         self._msgtype = self.MSGTYPE_ASSETHINT
 
+    def _invalid(self) -> ValidationError | None:
+        return super()._invalid() or _empty_details(self)
+
 
 class MozDefRRA(MozDefEvent):
     """An RRA event: category ``rra_data``, with details."""
@@ -520,6 +668,63 @@ class MozDefRRA(MozDefEvent):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._msgtype = self.MSGTYPE_RRA
+
+    def _invalid(self) -> ValidationError | None:
+        invalid = super()._invalid()
+        if invalid is None and self.category != "rra_data":
+            invalid = ValidationError(
+                f"category is {self.category!r}; a MozDefRRA event's category must be "
+                "'rra_data' (as in 1.1)",
+                "category",
+            )
+        return invalid or _empty_details(self)
+
+
+def _empty_details(event: MozDefEvent) -> ValidationError | None:
+    """1.1's check of asset hints and RRA events: details must not be empty."""
+    details = event.details
+    if isinstance(details, Mapping) and details:
+        return None
+    if isinstance(details, Mapping) or details is None:
+        problem = "is empty"
+    else:
+        problem = f"must be a dict, not {type(details).__name__}"
+    return ValidationError(f"details {problem} (a {type(event).__name__} needs details)", "details")
+
+
+def _snapshot(value: Any, path: str, depth: int) -> Any:
+    """A copy of the containers in ``value``, so the caller's later changes
+    do not change what was sent; leaves are shared (they are immutable, or
+    the encoder refuses them naming the field).
+
+    Unlike ``copy.deepcopy`` it calls no copy hooks of the caller's objects and
+    cannot recurse without bound: nesting deeper than the encoder takes (or a
+    container holding itself) is an :class:`EncodingError` naming the field.
+    """
+    if isinstance(value, (str, int, float)) or value is None:
+        return value
+    if isinstance(value, (dict, list, tuple, set, frozenset, Mapping)) and depth >= MAX_DEPTH:
+        raise EncodingError(
+            f"{path or 'event'} is nested more than {MAX_DEPTH} levels deep (or refers to itself)",
+            path,
+        )
+    if isinstance(value, Mapping):
+        try:
+            items = list(value.items())
+        except Exception as exc:  # a hostile mapping: say where, not how deep
+            raise EncodingError(
+                f"{path or 'event'} cannot be read: {type(exc).__name__}: {exc}", path
+            ) from exc
+        return {
+            key: _snapshot(item, f"{path}.{key}" if path else str(key), depth + 1)
+            for key, item in items
+        }
+    if isinstance(value, (list, tuple)):
+        copied = [_snapshot(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+        return copied if isinstance(value, list) else tuple(copied)
+    if isinstance(value, (set, frozenset)):
+        return set(value)
+    return value
 
 
 class MozDefVulnerability(MozDefMessage):
@@ -532,12 +737,12 @@ class MozDefVulnerability(MozDefMessage):
     def construct(self) -> None:
         if not isinstance(self.log, Mapping):
             raise ValidationError(f"log must be a dict, not {type(self.log).__name__}", "log")
-        self._sendlog = copy.deepcopy(dict(self.log))
+        self._sendlog = _snapshot(self.log, "", 0)
 
     def validate_log(self) -> bool:
         try:
             validate_document(self._sendlog, Kind.VULNERABILITY)
-        except ValidationError:
+        except MozDefError:
             return False
         return True
 

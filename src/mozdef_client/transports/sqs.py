@@ -151,6 +151,7 @@ class SQSTransport:
                 NoCredentialsError,
                 NoRegionError,
             )
+            from botocore.parsers import ResponseParserError
         except ImportError as exc:
             raise ConfigurationError(_NEEDS_BOTO3) from exc
 
@@ -165,7 +166,9 @@ class SQSTransport:
             raise PermanentError(message, destination=self.name, status=status) from exc
         except (NoCredentialsError, NoRegionError) as exc:
             raise PermanentError(f"{self.name}: {exc}", destination=self.name) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, ResponseParserError) as exc:
+            # An answer botocore could not parse (a proxy's error page) is not
+            # a BotoCoreError, and would otherwise escape untranslated.
             raise RetryableError(f"{self.name}: {exc}", destination=self.name) from exc
 
 
