@@ -139,7 +139,14 @@ class SQSTransport:
                 if self._options.account_id:
                     lookup["QueueOwnerAWSAccountId"] = self._options.account_id
                 response = self._call(client.get_queue_url, **lookup)
-                self._client, self._queue_url = client, response["QueueUrl"]
+                queue_url = response.get("QueueUrl")
+                if not isinstance(queue_url, str):
+                    # Something other than SQS answered (a proxy, a captive portal).
+                    raise RetryableError(
+                        f"{self.name}: the endpoint's answer to GetQueueUrl has no QueueUrl",
+                        destination=self.name,
+                    )
+                self._client, self._queue_url = client, queue_url
             return self._client, self._queue_url
 
     def _call(self, method: Any, **kwargs: Any) -> Any:
