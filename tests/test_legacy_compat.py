@@ -192,6 +192,8 @@ def test_removed_1_1_internals_say_what_to_call_instead() -> None:
         msg.send_syslog()
     with pytest.raises(MozDefError, match=r"set_send_to_sqs\(True\)"):
         msg.send_sqs()
+    with pytest.raises(MozDefError, match=r"set_http_headers\(\)"):
+        msg._httpsession.close()
 
 
 def test_sevmap_is_1_1s_table() -> None:

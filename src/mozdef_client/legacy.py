@@ -145,6 +145,15 @@ class MozDefMessage:
         """1.1 raised here for every message type but events; so does this."""
         raise MozDefError(f"{type(self).__name__} does not support syslog conversion")
 
+    @property
+    def _httpsession(self) -> Any:
+        """Removed: 1.1's requests session; says what replaces it."""
+        raise MozDefError(
+            "_httpsession (1.1's requests session) was removed in mozdef_client 2: HTTP "
+            "goes through a shared urllib3 pool; use set_http_headers(), set_timeout(), "
+            "set_verify() and set_verify_path() for what it was used for"
+        )
+
     def send_syslog(self) -> None:
         """Removed: 1.1's internal step of ``send()``; says what to call instead."""
         raise MozDefError(
