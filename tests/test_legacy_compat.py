@@ -44,7 +44,7 @@ from mozdef_client import (
     ValidationError,
 )
 from mozdef_client.legacy import delivery_stats, fire_and_forget_stats, flush_fire_and_forget
-from mozdef_client.transports.syslog import SyslogOptions
+from mozdef_client.transports.syslog import SyslogOptions, SyslogTransport
 from servers import Receiver, SyslogSink
 
 # -- validate(): True or False, as 1.1 answered ------------------------------------
@@ -425,3 +425,37 @@ def test_deep_updatelog_and_vulnerability_log_are_encoding_errors_too(receiver: 
     with pytest.raises(EncodingError, match=r"asset\.a"):
         vulnerability.send()
     assert receiver.requests == []
+
+
+# -- the transport option behind it: when_unavailable="drop" ---------------------------------
+
+
+def test_a_dropping_syslog_in_durable_mode_leaves_nothing_in_the_spool(tmp_path: Path) -> None:
+    options = SyslogOptions(socket_path=str(tmp_path / "none"), when_unavailable="drop")
+    with Client(SyslogTransport(options), mode="durable", spool_dir=str(tmp_path)) as client:
+        client.send(Event(summary="one"))
+        client.send(Event(summary="two"))
+        assert client.flush(5) == 0
+        stats = client.stats()
+    assert stats.dropped == {"unavailable": 2}
+    assert (stats.pending_spool, stats.dead_lettered, stats.retried) == (0, 0, 0)
+
+
+def test_a_dropping_syslog_in_a_background_batch_drops_only_the_oversized_event(
+    syslog_sink: SyslogSink,
+) -> None:
+    options = SyslogOptions(socket_path=syslog_sink.path, when_unavailable="drop")
+    with Client(SyslogTransport(options), mode="background") as client:
+        for summary in ("small", "x" * 20_000, "also small"):
+            client.send(Event(summary=summary))
+        assert client.flush(5) == 0
+        stats = client.stats()
+    summaries = [json.loads(line.split(b": ", 1)[1])["summary"] for line in syslog_sink.lines]
+    assert summaries == ["small", "also small"]
+    assert stats.dropped == {"too_large": 1}
+    assert stats.delivered == 2
+
+
+def test_an_unknown_when_unavailable_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="when_unavailable"):
+        SyslogOptions(when_unavailable="ignore")  # type: ignore[arg-type]
