@@ -31,11 +31,11 @@ from .encoding import MAX_DEPTH, encode_document
 from .errors import ConfigurationError, DeliveryError, EncodingError, MozDefError, ValidationError
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
 from .severity import Facility, Severity
-from .transports.base import Transport
+from .transports.base import EncodedEvent, Transport
 from .transports.http import HTTPOptions, HTTPTransport, redact_url
 from .transports.sqs import SQSOptions, SQSTransport
 from .transports.syslog import SyslogOptions, SyslogTransport
-from .validation import validate_document
+from .validation import validate_document, validate_event
 
 __all__ = [
     "MozDefAssetHint",
@@ -102,7 +102,7 @@ class MozDefMessage:
         self._msgtype = self.MSGTYPE_NONE
         self._url = url
         self.log: dict[str, Any] = {}
-        self._sendlog: dict[str, Any] = {}
+        self._sendlog = {}
         self.hostname = default_hostname()
         self._send_to_syslog = False
         self._syslog_only = False
@@ -121,6 +121,24 @@ class MozDefMessage:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(self._url)!r})"
+
+    # 1.1's constructed document. After MozDefEvent's send() it is the JSON
+    # that was sent, decoded only when a program reads it: the hot path then
+    # neither copies the caller's data nor builds a second document.
+    @property
+    def _sendlog(self) -> Any:
+        if self._sent_json is not None:
+            self._sendlog_value = json.loads(self._sent_json)
+            self._sent_json = None
+        return self._sendlog_value
+
+    @_sendlog.setter
+    def _sendlog(self, document: Any) -> None:
+        self._sendlog_value = document
+        self._sent_json = None
+
+    _sendlog_value: Any = None
+    _sent_json: bytes | None = None
 
     # -- 1.1 setters -----------------------------------------------------
 
@@ -268,7 +286,10 @@ class MozDefMessage:
             # validate_log() may still refuse what the core accepts.
             prepare(self._core_event())
             raise ValidationError(f"{type(self).__name__} failed post-construct validation")
-        encoded = prepare(self._core_event())
+        self._deliver(prepare(self._core_event()))
+
+    def _deliver(self, encoded: EncodedEvent) -> None:
+        """Send a validated, encoded event now, or queue it (fire-and-forget)."""
         if not self._fire_and_forget:
             try:
                 self._client().send_encoded(encoded)
@@ -609,10 +630,53 @@ class MozDefEvent(MozDefMessage):
         for name, value in overrides.items():
             setattr(self, name, value)
         try:
-            super().send()
+            if self._one_path:
+                self._send_once()
+            else:
+                super().send()
         finally:
             for name, value in saved.items():
                 setattr(self, name, value)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass with its own construct() or validate_log() gets 1.1's
+        # steps, in 1.1's order: construct, then its check of _sendlog.
+        cls._one_path = (
+            cls.construct is MozDefEvent.construct and cls.validate_log is MozDefEvent.validate_log
+        )
+
+    _one_path: ClassVar[bool] = True
+
+    def _send_once(self) -> None:
+        """Build the event once, validate it once, encode it once, deliver it.
+
+        The encoder snapshots the caller's data, so nothing is deep-copied;
+        ``_sendlog`` is decoded from the sent JSON only if a program reads it.
+        """
+        if not self.validate():
+            raise self._invalid() or ValidationError(
+                f"{type(self).__name__}.validate() returned False"
+            )
+        event = self._event_from_attributes()
+        validate_event(event)
+        document = event.document_for_encoding()
+        if self._updatelog:
+            document = {**self._updatelog, **document}  # the event's fields win
+        if isinstance(self.timestamp, str):
+            document["timestamp"] = self.timestamp  # 1.1 sent a string as given
+        try:
+            payload = encode_document(document)
+        except EncodingError:
+            raise
+        except Exception as exc:
+            # What the encoder could not even walk (a mapping that fails when
+            # read): the copying walk names the field.
+            _snapshot(document, "", 0)
+            raise EncodingError(f"event cannot be encoded as JSON: {exc}") from exc
+        self._sendlog_value = None
+        self._sent_json = payload
+        self._deliver(EncodedEvent(payload, event.severity))
 
     def construct(self) -> None:
         event = self._event_from_attributes()
