@@ -26,7 +26,7 @@ def no_deep_copy(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a legacy send copied the event deeply")
 
     monkeypatch.setattr(copy, "deepcopy", refuse)
-    monkeypatch.setattr(legacy, "_snapshot", refuse)
+    monkeypatch.setattr(legacy, "snapshot", refuse)
 
 
 @pytest.fixture

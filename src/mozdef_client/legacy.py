@@ -9,25 +9,29 @@ other failure, certificates are verified, plain ``.category``/``.source``/
 ``.severity`` attributes are honoured, and the caller's dicts are never
 mutated. No logic lives only here: documents are built by :class:`Event`,
 checked by :mod:`validation`, encoded by :mod:`encoding` and delivered by a
-:class:`Client`.
+:class:`Client` (one per configuration, shared process-wide: see
+:mod:`._legacy_clients`; the 1.1-only helpers are in :mod:`._legacy_support`).
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
-import os
 import sys
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+from ._legacy_clients import (
+    close_fire_and_forget,
+    delivery_stats,
+    fire_and_forget_stats,
+    flush_fire_and_forget,
+    shared_client,
+)
+from ._legacy_support import FACILITY_MAP, also_botocore, from_botocore, snapshot
 from .client import Client, prepare
-from .delivery import Mode, Stats
-from .encoding import MAX_DEPTH, encode_document
+from .encoding import encode_document
 from .errors import ConfigurationError, DeliveryError, EncodingError, MozDefError, ValidationError
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
 from .severity import Facility, Severity
@@ -46,6 +50,10 @@ __all__ = [
     "MozDefMsg",
     "MozDefRRA",
     "MozDefVulnerability",
+    "close_fire_and_forget",
+    "delivery_stats",
+    "fire_and_forget_stats",
+    "flush_fire_and_forget",
 ]
 
 logger = logging.getLogger("mozdef_client.legacy")
@@ -57,15 +65,6 @@ _LEGACY_SEVERITIES = (
     Severity.DEBUG, Severity.INFO, Severity.NOTICE, Severity.WARNING,
     Severity.ERROR, Severity.CRITICAL, Severity.ALERT, Severity.EMERGENCY,
 )  # fmt: skip
-
-
-# Upstream master's MozDefEvent._facilitymap (added after 1.1): name -> the
-# stdlib syslog.LOG_* value, which is the facility number shifted left by three.
-_FACILITY_MAP = {
-    name: int(Facility[name.upper()]) << 3
-    for name in ("kern", "user", "mail", "daemon", "auth", "lpr", "news", "uucp", "cron",
-                 "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7")
-}  # fmt: skip
 
 
 def resolve_severity(value: object) -> Severity:
@@ -96,7 +95,7 @@ class MozDefMessage:
     _syslog_socket_path = "/dev/log"
 
     #: Upstream master's facility names, as ``set_facility_from_string`` takes them.
-    _facilitymap: ClassVar[dict[str, int]] = _FACILITY_MAP
+    _facilitymap: ClassVar[dict[str, int]] = FACILITY_MAP
 
     def __init__(self, url: str) -> None:
         self._msgtype = self.MSGTYPE_NONE
@@ -115,7 +114,7 @@ class MozDefMessage:
         self._verify_certificate = True
         self._verify_path: str | None = None
         # syslog.LOG_USER, as upstream master set it.
-        self._facility: Facility | str | int = _FACILITY_MAP["user"]
+        self._facility: Facility | str | int = FACILITY_MAP["user"]
         self._headers: dict[str, str] = {}
         self._timeouts = (_DEFAULT_HTTP.connect_timeout, _DEFAULT_HTTP.read_timeout)
 
@@ -220,11 +219,11 @@ class MozDefMessage:
         (master silently kept the previous facility).
         """
         key = name.lower() if isinstance(name, str) else None
-        if key is None or key not in _FACILITY_MAP:
+        if key is None or key not in FACILITY_MAP:
             raise ConfigurationError(
-                f"unknown syslog facility {name!r}; use one of {', '.join(_FACILITY_MAP)}"
+                f"unknown syslog facility {name!r}; use one of {', '.join(FACILITY_MAP)}"
             )
-        self._facility = _FACILITY_MAP[key]
+        self._facility = FACILITY_MAP[key]
 
     def set_send_to_sqs(self, enabled: bool) -> None:
         self._send_to_sqs = bool(enabled)
@@ -295,14 +294,14 @@ class MozDefMessage:
                 self._client().send_encoded(encoded)
             except DeliveryError as exc:
                 botocore_error = exc.__cause__
-                if botocore_error is None or not _from_botocore(botocore_error):
+                if botocore_error is None or not from_botocore(botocore_error):
                     raise
-                raise _also_botocore(exc, botocore_error) from botocore_error
+                raise also_botocore(exc, botocore_error) from botocore_error
             return
         # Queued for a process-wide background client: no network I/O here,
         # and what is queued is flushed at exit. A bad setting (facility, CA
         # file, SQS queue) raises here: it is the caller's bug, not the network's.
-        client = _shared_client(self._config_key(), self._destinations, "background")
+        client = shared_client(self._config_key(), self._destinations, "background")
         try:
             client.send_encoded(encoded)
         except Exception as exc:  # fire-and-forget: the caller asked never to see it
@@ -354,151 +353,7 @@ class MozDefMessage:
         # One Client per configuration, shared by every message object of the
         # process: a new MozDefEvent per event (the usual 1.1 pattern) reuses
         # pooled connections and the SQS queue URL instead of building anew.
-        return _shared_client(self._config_key(), self._destinations, "sync")
-
-
-def _from_botocore(error: BaseException) -> bool:
-    # By module, so botocore (an optional dependency) is never imported here.
-    return type(error).__module__.split(".")[0] == "botocore"
-
-
-_error_classes: dict[tuple[type, type], type[DeliveryError]] = {}
-
-
-def _error_class(ours: type[DeliveryError], theirs: type[BaseException]) -> type[DeliveryError]:
-    """A class that is both ``ours`` and the botocore exception ``theirs`` (made once)."""
-    combined = _error_classes.get((ours, theirs))
-    if combined is None:
-        combined = type(ours.__name__, (ours, theirs), {"__module__": ours.__module__})
-        combined.__qualname__ = ours.__qualname__
-        combined = _error_classes.setdefault((ours, theirs), combined)
-    return combined
-
-
-def _also_botocore(exc: DeliveryError, botocore_error: BaseException) -> DeliveryError:
-    """``exc``, also an instance of the botocore exception behind it.
-
-    1.1 let botocore's exceptions through (``ClientError`` for a missing
-    queue or a denied send), and programs catch them by that class; the
-    result still is a ``MozDefError`` with our message and attributes, and
-    carries botocore's too (``response``, ``operation_name``).
-    """
-    cls = _error_class(type(exc), type(botocore_error))
-    combined = cls.__new__(cls, *exc.args)
-    combined.__dict__.update(botocore_error.__dict__)
-    combined.__dict__.update(exc.__dict__)
-    return combined
-
-
-_shared_lock = threading.Lock()
-_shared_clients: dict[tuple[Any, ...], Client] = {}
-_MAX_SHARED_SYNC_CLIENTS = 64
-
-
-def _shared_client(
-    key: tuple[Any, ...], destinations: Callable[[], list[Transport]], mode: Mode
-) -> Client:
-    """The process-wide client for one legacy configuration and mode."""
-    key = (mode, *key)
-    with _shared_lock:
-        client = _shared_clients.get(key)
-        if client is None:
-            if mode == "sync":
-                _evict_oldest_sync_client()
-            client = Client(destinations(), mode=mode)
-            _shared_clients[key] = client
-        return client
-
-
-def _evict_oldest_sync_client() -> None:
-    # A program that changes configuration endlessly must not grow this
-    # forever. Background clients are kept: they may hold queued events.
-    sync_keys = [key for key in _shared_clients if key[0] == "sync"]
-    if len(sync_keys) >= _MAX_SHARED_SYNC_CLIENTS:
-        _shared_clients.pop(sync_keys[0]).close()
-
-
-def delivery_stats() -> dict[str, Stats]:
-    """Delivery stats of every client the 1.1 classes use, sending now or fire-and-forget.
-
-    Keyed ``"<mode>: <destinations>"``, e.g. ``"sync: syslog:/dev/log"``: a
-    missing syslog socket shows there as ``dropped["unavailable"]``.
-    """
-    with _shared_lock:
-        clients = list(_shared_clients.values())
-    stats: dict[str, Stats] = {}
-    for client in clients:
-        name = f"{client.mode}: {', '.join(client.destinations)}"
-        # Two configurations (say, other timeouts) may share destinations.
-        key, number = name, 1
-        while key in stats:
-            number += 1
-            key = f"{name} ({number})"
-        stats[key] = client.stats()
-    return stats
-
-
-def fire_and_forget_stats() -> dict[str, Stats]:
-    """Delivery stats of the legacy fire-and-forget clients, by destination."""
-    with _shared_lock:
-        clients = [c for c in _shared_clients.values() if c.mode == "background"]
-    return {", ".join(c.destinations): c.stats() for c in clients}
-
-
-def flush_fire_and_forget(timeout: float | None = None) -> int:
-    """Wait until fire-and-forget events are delivered; returns how many remain.
-
-    Fire-and-forget sends only queue; call this where a program (or a test)
-    needs them to have arrived. They are also flushed, briefly, at exit.
-    """
-    with _shared_lock:
-        clients = list(_shared_clients.values())
-    deadline = None if timeout is None else time.monotonic() + timeout
-    left = 0
-    for client in clients:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        left += client.flush(remaining)
-    return left
-
-
-def close_fire_and_forget(timeout: float | None = 2.0) -> int:
-    """Deliver what fire-and-forget sends queued (within ``timeout``), then
-    close their background clients; returns how many events were left.
-
-    The ``atexit`` close does the same; call this to choose the moment and
-    the bound. A later fire-and-forget send starts a new client.
-    """
-    with _shared_lock:
-        keys = [key for key in _shared_clients if key[0] == "background"]
-        clients = [_shared_clients.pop(key) for key in keys]
-    deadline = None if timeout is None else time.monotonic() + timeout
-    left = 0
-    for client in clients:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        left += client.close(remaining)
-    return left
-
-
-def _forget_shared_after_fork() -> None:
-    # The parent's clients go on delivering what the parent queued; the child
-    # builds its own on its first fire-and-forget send.
-    global _shared_lock
-    _shared_lock = threading.Lock()
-    _shared_clients.clear()
-
-
-def _close_shared_sync_clients() -> None:
-    # Their sockets (syslog's) close cleanly; background clients are closed,
-    # with their own time bound, by the delivery pipeline's exit handler.
-    with _shared_lock:
-        sync = [key for key in _shared_clients if key[0] == "sync"]
-        clients = [_shared_clients.pop(key) for key in sync]
-    for client in clients:
-        client.close()
-
-
-os.register_at_fork(after_in_child=_forget_shared_after_fork)
-atexit.register(_close_shared_sync_clients)
+        return shared_client(self._config_key(), self._destinations, "sync")
 
 
 class MozDefEvent(MozDefMessage):
@@ -672,7 +527,7 @@ class MozDefEvent(MozDefMessage):
         except Exception as exc:
             # What the encoder could not even walk (a mapping that fails when
             # read): the copying walk names the field.
-            _snapshot(document, "", 0)
+            snapshot(document, "", 0)
             raise EncodingError(f"event cannot be encoded as JSON: {exc}") from exc
         self._sendlog_value = None
         self._sent_json = payload
@@ -681,8 +536,8 @@ class MozDefEvent(MozDefMessage):
     def construct(self) -> None:
         event = self._event_from_attributes()
         # Copies: the caller's details and tags are never aliased by _sendlog.
-        document = _snapshot(self._updatelog, "", 0) if self._updatelog else {}
-        document.update(_snapshot(event.to_document(), "", 0))
+        document = snapshot(self._updatelog, "", 0) if self._updatelog else {}
+        document.update(snapshot(event.to_document(), "", 0))
         if isinstance(self.timestamp, str):
             document["timestamp"] = self.timestamp
         self._sendlog = document
@@ -765,41 +620,6 @@ def _empty_details(event: MozDefEvent) -> ValidationError | None:
     return ValidationError(f"details {problem} (a {type(event).__name__} needs details)", "details")
 
 
-def _snapshot(value: Any, path: str, depth: int) -> Any:
-    """A copy of the containers in ``value``, so the caller's later changes
-    do not change what was sent; leaves are shared (they are immutable, or
-    the encoder refuses them naming the field).
-
-    Unlike ``copy.deepcopy`` it calls no copy hooks of the caller's objects and
-    cannot recurse without bound: nesting deeper than the encoder takes (or a
-    container holding itself) is an :class:`EncodingError` naming the field.
-    """
-    if isinstance(value, (str, int, float)) or value is None:
-        return value
-    if isinstance(value, (dict, list, tuple, set, frozenset, Mapping)) and depth >= MAX_DEPTH:
-        raise EncodingError(
-            f"{path or 'event'} is nested more than {MAX_DEPTH} levels deep (or refers to itself)",
-            path,
-        )
-    if isinstance(value, Mapping):
-        try:
-            items = list(value.items())
-        except Exception as exc:  # a hostile mapping: say where, not how deep
-            raise EncodingError(
-                f"{path or 'event'} cannot be read: {type(exc).__name__}: {exc}", path
-            ) from exc
-        return {
-            key: _snapshot(item, f"{path}.{key}" if path else str(key), depth + 1)
-            for key, item in items
-        }
-    if isinstance(value, (list, tuple)):
-        copied = [_snapshot(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
-        return copied if isinstance(value, list) else tuple(copied)
-    if isinstance(value, (set, frozenset)):
-        return set(value)
-    return value
-
-
 class MozDefVulnerability(MozDefMessage):
     """A vulnerability event: ``.log`` is the whole document."""
 
@@ -810,7 +630,7 @@ class MozDefVulnerability(MozDefMessage):
     def construct(self) -> None:
         if not isinstance(self.log, Mapping):
             raise ValidationError(f"log must be a dict, not {type(self.log).__name__}", "log")
-        self._sendlog = _snapshot(self.log, "", 0)
+        self._sendlog = snapshot(self.log, "", 0)
 
     def validate_log(self) -> bool:
         try:
