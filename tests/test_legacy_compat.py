@@ -459,3 +459,17 @@ def test_a_dropping_syslog_in_a_background_batch_drops_only_the_oversized_event(
 def test_an_unknown_when_unavailable_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="when_unavailable"):
         SyslogOptions(when_unavailable="ignore")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("updatelog", [["not", "a", "dict"], Hostile()], ids=["list", "hostile"])
+def test_an_unusable_updatelog_is_a_validation_error_naming_it(
+    receiver: Receiver, updatelog: Any
+) -> None:
+    msg = MozDefEvent(receiver.url)
+    msg.summary = "s"
+    msg._updatelog = updatelog
+    with pytest.raises(ValidationError, match="_updatelog"):
+        msg.send()
+    with pytest.raises(ValidationError, match="_updatelog"):
+        msg.construct()
+    assert receiver.requests == []

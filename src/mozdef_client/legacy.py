@@ -517,7 +517,7 @@ class MozDefEvent(MozDefMessage):
         validate_event(event)
         document = event.document_for_encoding()
         if self._updatelog:
-            document = {**self._updatelog, **document}  # the event's fields win
+            document = _with_updatelog(self._updatelog, document)
         if isinstance(self.timestamp, str):
             document["timestamp"] = self.timestamp  # 1.1 sent a string as given
         try:
@@ -536,8 +536,10 @@ class MozDefEvent(MozDefMessage):
     def construct(self) -> None:
         event = self._event_from_attributes()
         # Copies: the caller's details and tags are never aliased by _sendlog.
-        document = snapshot(self._updatelog, "", 0) if self._updatelog else {}
-        document.update(snapshot(event.to_document(), "", 0))
+        document = event.to_document()
+        if self._updatelog:
+            document = _with_updatelog(self._updatelog, document)
+        document = snapshot(document, "", 0)
         if isinstance(self.timestamp, str):
             document["timestamp"] = self.timestamp
         self._sendlog = document
@@ -606,6 +608,18 @@ class MozDefRRA(MozDefEvent):
                 "category",
             )
         return invalid or _empty_details(self)
+
+
+def _with_updatelog(updatelog: object, document: dict[str, Any]) -> dict[str, Any]:
+    """``_updatelog``'s extra fields, then the event's own (which win)."""
+    if not isinstance(updatelog, Mapping):
+        raise ValidationError(
+            f"_updatelog must be a dict, not {type(updatelog).__name__}", "_updatelog"
+        )
+    try:
+        return {**updatelog, **document}
+    except Exception as exc:  # a mapping that fails when read
+        raise EncodingError(f"_updatelog cannot be read: {type(exc).__name__}: {exc}") from exc
 
 
 def _empty_details(event: MozDefEvent) -> ValidationError | None:
