@@ -131,7 +131,7 @@ class SyslogTransport:
             first = key not in _warned
             _warned.add(key)
         if first:
-            logger.warning("mozdef_client: %s; they still go to the other destinations. "
+            logger.warning("mozdef_client: %s; other destinations, if any, still get them. "
                            "Said once per process.", message)  # fmt: skip
         return DroppedError(message, destination=self.name, reason=reason)
 
