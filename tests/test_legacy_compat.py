@@ -31,6 +31,7 @@ from mozdef_client import (
     ConfigurationError,
     EncodingError,
     Event,
+    EventTooLargeError,
     MozDefAssetHint,
     MozDefCompliance,
     MozDefError,
@@ -276,20 +277,19 @@ def test_fire_and_forget_syslog_with_no_socket_is_dropped_at_once_and_counted(
     assert stats.retried == 0
 
 
-def test_a_line_too_large_for_syslog_is_dropped_and_still_delivered_over_http(
-    receiver: Receiver, syslog_sink: SyslogSink, caplog: pytest.LogCaptureFixture
+def test_a_line_too_large_for_syslog_is_still_an_error_after_http_got_it(
+    receiver: Receiver, syslog_sink: SyslogSink
 ) -> None:
+    """The event's fault, not the host's: said clearly, never cut or dropped silently."""
     msg = MozDefEvent(receiver.url)
     msg.summary = "big"
     msg.details = {"blob": "x" * 20_000}
     msg.set_syslog_socket(syslog_sink.path)
     msg.set_send_to_syslog(True)
-    msg.send()
+    with pytest.raises(EventTooLargeError, match="takes at most 8192"):
+        msg.send()
     assert receiver.events[0]["details"]["blob"] == "x" * 20_000
     assert syslog_sink.lines == []
-    stats = delivery_stats()[f"sync: syslog:{syslog_sink.path}, {receiver.url}"]
-    assert stats.destinations[f"syslog:{syslog_sink.path}"].dropped == {"too_large": 1}
-    assert syslog_warnings(caplog, syslog_sink.path)
 
 
 def test_modern_client_still_raises_when_the_syslog_socket_is_missing(tmp_path: Path) -> None:
@@ -441,19 +441,16 @@ def test_a_dropping_syslog_in_durable_mode_leaves_nothing_in_the_spool(tmp_path:
     assert (stats.pending_spool, stats.dead_lettered, stats.retried) == (0, 0, 0)
 
 
-def test_a_dropping_syslog_in_a_background_batch_drops_only_the_oversized_event(
-    syslog_sink: SyslogSink,
-) -> None:
+def test_a_dropping_syslog_that_works_delivers_and_drops_nothing(syslog_sink: SyslogSink) -> None:
     options = SyslogOptions(socket_path=syslog_sink.path, when_unavailable="drop")
     with Client(SyslogTransport(options), mode="background") as client:
-        for summary in ("small", "x" * 20_000, "also small"):
+        for summary in ("one", "two"):
             client.send(Event(summary=summary))
         assert client.flush(5) == 0
         stats = client.stats()
     summaries = [json.loads(line.split(b": ", 1)[1])["summary"] for line in syslog_sink.lines]
-    assert summaries == ["small", "also small"]
-    assert stats.dropped == {"too_large": 1}
-    assert stats.delivered == 2
+    assert summaries == ["one", "two"]
+    assert (stats.delivered, stats.dropped) == (2, {})
 
 
 def test_an_unknown_when_unavailable_is_a_configuration_error() -> None:

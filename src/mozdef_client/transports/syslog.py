@@ -6,10 +6,10 @@ took it. Messages over ``max_message_bytes`` raise
 line is useless to MozDef.
 
 With ``when_unavailable="drop"`` (what the 1.1 classes use, since 1.1's
-``syslog.syslog()`` never failed) a missing or refusing socket, or a line too
-large for it, raises :class:`DroppedError` instead: clients count the event
-as dropped and go on with the other destinations, and the library's logger
-warns once per process and socket.
+``syslog.syslog()`` never failed) a missing or refusing socket raises
+:class:`DroppedError` instead: clients count the event as dropped and go on
+with the other destinations, and the library's logger warns once per process
+and socket. A line too large is still an error: that is the event's fault.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ class SyslogOptions:
         facility: a :class:`Facility`, its name (``"local0"``) or a stdlib
             ``syslog.LOG_*`` value.
         max_message_bytes: the largest line sent (rsyslog's default is 8 KiB).
-        when_unavailable: ``"raise"`` a :class:`DeliveryError` when the socket
-            is missing, refuses, or the line is too large; or ``"drop"`` the
-            event (:class:`DroppedError`: counted, warned once, never raised
-            to the caller).
+        when_unavailable: ``"raise"`` a :class:`RetryableError` when the socket
+            is missing or refuses, or ``"drop"`` the event
+            (:class:`DroppedError`: counted, warned once, never raised to the
+            caller).
     """
 
     socket_path: str = "/dev/log"
@@ -95,45 +95,38 @@ class SyslogTransport:
 
     def send(self, batch: Sequence[EncodedEvent]) -> None:
         lines = [self.format(event) for event in batch]
+        # Check every size before sending anything, so a batch is never half-sent
+        # for that reason.
+        for index, line in enumerate(lines):
+            if len(line) > self._options.max_message_bytes:
+                raise EventTooLargeError(
+                    f"event {index} is {len(line)} bytes as a syslog line; "
+                    f"{self.name} takes at most {self._options.max_message_bytes}",
+                    destination=self.name,
+                )
         try:
-            # Check every size before sending anything, so a batch is never
-            # half-sent for that reason.
-            for index, line in enumerate(lines):
-                if len(line) > self._options.max_message_bytes:
-                    raise EventTooLargeError(
-                        f"event {index} is {len(line)} bytes as a syslog line; "
-                        f"{self.name} takes at most {self._options.max_message_bytes}",
-                        destination=self.name,
-                    )
             with self._lock:
                 for line in lines:
                     self._send_line(line)
-        except (EventTooLargeError, RetryableError) as exc:
-            # A batch of several is split by the delivery lane on
-            # EventTooLargeError, so only the oversized event is dropped.
-            too_large = isinstance(exc, EventTooLargeError)
-            if self._options.when_unavailable == "drop" and not (too_large and len(lines) > 1):
-                raise self._dropped(exc, "too_large" if too_large else "unavailable") from exc
+        except RetryableError as exc:
+            if self._options.when_unavailable == "drop":
+                raise self._dropped(exc) from exc
             raise
 
     def close(self) -> None:
         with self._lock:
             self._disconnect()
 
-    def _dropped(self, exc: Exception, reason: str) -> DroppedError:
-        if reason == "too_large":
-            consequence = "events too large for it are not reaching syslog"
-        else:
-            consequence = "events are not reaching syslog"
-        message = f"{exc}: {consequence} (counted as dropped {reason!r})"
-        key = (os.getpid(), self._options.socket_path, reason)
+    def _dropped(self, exc: RetryableError) -> DroppedError:
+        message = f"{exc}: events are not reaching syslog (counted as dropped 'unavailable')"
+        key = (os.getpid(), self._options.socket_path)
         with _warned_lock:
             first = key not in _warned
             _warned.add(key)
         if first:
             logger.warning("mozdef_client: %s; other destinations, if any, still get them. "
                            "Said once per process.", message)  # fmt: skip
-        return DroppedError(message, destination=self.name, reason=reason)
+        return DroppedError(message, destination=self.name, reason="unavailable")
 
     def _send_line(self, line: bytes) -> None:
         for attempt in (1, 2):
@@ -186,6 +179,6 @@ class SyslogTransport:
             self._socket = None
 
 
-# (pid, socket path, reason) already warned about: once per process, not per event.
-_warned: set[tuple[int, str, str]] = set()
+# (pid, socket path) already warned about: once per process, not per event.
+_warned: set[tuple[int, str]] = set()
 _warned_lock = threading.Lock()
