@@ -100,6 +100,13 @@ def main() -> int:
         )
         rows.append(
             (
+                "legacy fire-and-forget send()",
+                run(sys.executable, "scenarios.py", "legacy_fire_and_forget", receiver.url,
+                    str(pipe_n // 10)),
+            )
+        )  # fmt: skip
+        rows.append(
+            (
                 "background send()",
                 run(sys.executable, "scenarios.py", "background", receiver.url, str(pipe_n)),
             )

@@ -74,6 +74,27 @@ def legacy_sync(url: str, count: int) -> None:
     report(count, elapsed, samples, arrived=receiver_count(url) - before)
 
 
+def legacy_fire_and_forget(url: str, count: int) -> None:
+    """The 1.1 face with set_fire_and_forget(True): the caller's cost of a queued send."""
+    import mozdef_client
+    from mozdef_client.legacy import flush_fire_and_forget
+
+    def send_one(index: int) -> None:
+        message = mozdef_client.MozDefEvent(url)
+        message.summary = f"legacy event {index}"
+        message.tags = ["bench"]
+        message.details = DETAILS
+        message.set_fire_and_forget(True)
+        message.send()
+
+    before = receiver_count(url)
+    started = time.perf_counter()
+    samples = timed_loop(count, send_one)
+    left = flush_fire_and_forget(timeout=120)
+    elapsed = time.perf_counter() - started
+    report(count, elapsed, samples, arrived=receiver_count(url) - before, left=left)
+
+
 def urllib3_single(url: str, count: int) -> None:
     """The anchor: a urllib3 pool posting one event per request, no library."""
     import urllib3
@@ -167,6 +188,7 @@ def _while_down(url: str, count: int, mode: str, **options: object) -> None:
 
 SCENARIOS: dict[str, Callable[[str, int], None]] = {
     "legacy_sync": legacy_sync,
+    "legacy_fire_and_forget": legacy_fire_and_forget,
     "urllib3_single": urllib3_single,
     "background": lambda url, n: _pipelined(url, n, "background"),
     "durable": lambda url, n: _pipelined(url, n, "durable"),

@@ -13,7 +13,7 @@ from .delivery import DeadLetter, DeliveryOptions, Mode, Pipeline, Stats
 from .delivery.stats import Counters, summarize
 from .destinations import transport_from_url, url_from_environment, vulnerability_refusal
 from .encoding import encode_document
-from .errors import ConfigurationError, DeliveryError
+from .errors import ConfigurationError, DeliveryError, DroppedError
 from .event import DocumentEvent, Event, Kind
 from .routing import is_custom_vulnerability, mark_custom_vulnerability
 from .transports.base import EncodedEvent, Transport
@@ -176,6 +176,9 @@ class Client:
         for transport, counters in zip(self._transports, self._destination_counters, strict=True):
             try:
                 transport.send([event])
+            except DroppedError as exc:  # the transport chose to drop, not to fail
+                counters.drop(exc.reason)
+                counters.error(str(exc))
             except DeliveryError as exc:
                 errors.append(exc)
                 counters.error(str(exc))

@@ -12,8 +12,9 @@ decided by the class, never by parsing a message::
     │   └── SpoolFullError                    the spool is at its byte cap
     └── DeliveryError                         the destination did not take it
         ├── RetryableError                    try again later (timeouts, 5xx, 429)
-        └── PermanentError                    retrying cannot help (4xx)
-            └── EventTooLargeError            over the transport's size limit
+        ├── PermanentError                    retrying cannot help (4xx)
+        │   └── EventTooLargeError            over the transport's size limit
+        └── DroppedError                      counted as dropped, never raised to callers
 
 Messages never contain credentials or header values.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "DeliveryError",
+    "DroppedError",
     "EncodingError",
     "EventTooLargeError",
     "MozDefError",
@@ -109,3 +111,16 @@ class PermanentError(DeliveryError):
 
 class EventTooLargeError(PermanentError):
     """An event, or a batch, is over what the destination accepts (or HTTP 413)."""
+
+
+class DroppedError(DeliveryError):
+    """A transport set to drop rather than fail (the legacy face's local
+    syslog, as 1.1 behaved) could not deliver.
+
+    Clients never raise it: they count the events as dropped for ``reason``
+    in their stats and go on with the other destinations.
+    """
+
+    def __init__(self, message: str, *, destination: str = "", reason: str = "unavailable") -> None:
+        super().__init__(message, destination=destination)
+        self.reason = reason

@@ -1,37 +1,45 @@
 """The mozdef_client 1.1 API, as a face over :class:`Event` and :class:`Client`.
 
-Programs written for 1.1 keep working unchanged. What 1.1 got wrong is fixed
+Programs written for 1.1 keep working unchanged: 1.1's own test suite passes
+(but for ``str(MozDefError)``), ``validate()`` answers True/False as 1.1 did,
+a missing local syslog socket is warned about and counted, never raised, and
+SQS failures are still botocore exceptions too. What 1.1 got wrong is fixed
 here (each change is listed in docs/migration.md): ``send()`` raises on every
-failure, certificates are verified, plain ``.category``/``.source``/
+other failure, certificates are verified, plain ``.category``/``.source``/
 ``.severity`` attributes are honoured, and the caller's dicts are never
 mutated. No logic lives only here: documents are built by :class:`Event`,
 checked by :mod:`validation`, encoded by :mod:`encoding` and delivered by a
-:class:`Client`.
+:class:`Client` (one per configuration, shared process-wide: see
+:mod:`._legacy_clients`; the 1.1-only helpers are in :mod:`._legacy_support`).
 """
 
 from __future__ import annotations
 
-import atexit
-import copy
+import json
 import logging
-import os
 import sys
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from ._legacy_clients import (
+    close_fire_and_forget,
+    delivery_stats,
+    fire_and_forget_stats,
+    flush_fire_and_forget,
+    shared_client,
+)
+from ._legacy_support import FACILITY_MAP, also_botocore, from_botocore, snapshot
 from .client import Client, prepare
-from .delivery import Mode, Stats
-from .errors import ConfigurationError, MozDefError, ValidationError
+from .encoding import encode_document
+from .errors import ConfigurationError, DeliveryError, EncodingError, MozDefError, ValidationError
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
 from .severity import Facility, Severity
-from .transports.base import Transport
+from .transports.base import EncodedEvent, Transport
 from .transports.http import HTTPOptions, HTTPTransport, redact_url
 from .transports.sqs import SQSOptions, SQSTransport
 from .transports.syslog import SyslogOptions, SyslogTransport
-from .validation import validate_document
+from .validation import validate_document, validate_event
 
 __all__ = [
     "MozDefAssetHint",
@@ -42,6 +50,10 @@ __all__ = [
     "MozDefMsg",
     "MozDefRRA",
     "MozDefVulnerability",
+    "close_fire_and_forget",
+    "delivery_stats",
+    "fire_and_forget_stats",
+    "flush_fire_and_forget",
 ]
 
 logger = logging.getLogger("mozdef_client.legacy")
@@ -82,11 +94,14 @@ class MozDefMessage:
     #: can point every message elsewhere (``set_syslog_socket`` for one).
     _syslog_socket_path = "/dev/log"
 
+    #: Upstream master's facility names, as ``set_facility_from_string`` takes them.
+    _facilitymap: ClassVar[dict[str, int]] = FACILITY_MAP
+
     def __init__(self, url: str) -> None:
         self._msgtype = self.MSGTYPE_NONE
         self._url = url
         self.log: dict[str, Any] = {}
-        self._sendlog: dict[str, Any] = {}
+        self._sendlog = {}
         self.hostname = default_hostname()
         self._send_to_syslog = False
         self._syslog_only = False
@@ -98,22 +113,76 @@ class MozDefMessage:
         self._fire_and_forget = False
         self._verify_certificate = True
         self._verify_path: str | None = None
-        self._facility: Facility | str | int = Facility.USER
+        # syslog.LOG_USER, as upstream master set it.
+        self._facility: Facility | str | int = FACILITY_MAP["user"]
         self._headers: dict[str, str] = {}
         self._timeouts = (_DEFAULT_HTTP.connect_timeout, _DEFAULT_HTTP.read_timeout)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(self._url)!r})"
 
+    # 1.1's constructed document. After MozDefEvent's send() it is the JSON
+    # that was sent, decoded only when a program reads it: the hot path then
+    # neither copies the caller's data nor builds a second document.
+    @property
+    def _sendlog(self) -> Any:
+        if self._sent_json is not None:
+            self._sendlog_value = json.loads(self._sent_json)
+            self._sent_json = None
+        return self._sendlog_value
+
+    @_sendlog.setter
+    def _sendlog(self, document: Any) -> None:
+        self._sendlog_value = document
+        self._sent_json = None
+
+    _sendlog_value: Any = None
+    _sent_json: bytes | None = None
+
     # -- 1.1 setters -----------------------------------------------------
 
     def validate(self) -> bool:
-        """Whether the message may be constructed; subclasses refine it."""
-        return True
+        """Whether the message may be constructed, as 1.1 checked it.
+
+        True or False, never an exception: programs write
+        ``if msg.validate(): msg.send()``. ``send()`` of a message this
+        refuses raises a :class:`ValidationError` naming the field.
+        """
+        return self._invalid() is None
+
+    def _invalid(self) -> ValidationError | None:
+        """What 1.1's ``validate()`` refused, as an error naming the field; None if valid."""
+        return None
 
     def validate_log(self) -> bool:
         """Whether the constructed document is valid; subclasses refine it."""
         return True
+
+    def syslog_convert(self) -> str:
+        """1.1 raised here for every message type but events; so does this."""
+        raise MozDefError(f"{type(self).__name__} does not support syslog conversion")
+
+    @property
+    def _httpsession(self) -> Any:
+        """Removed: 1.1's requests session; says what replaces it."""
+        raise MozDefError(
+            "_httpsession (1.1's requests session) was removed in mozdef_client 2: HTTP "
+            "goes through a shared urllib3 pool; use set_http_headers(), set_timeout(), "
+            "set_verify() and set_verify_path() for what it was used for"
+        )
+
+    def send_syslog(self) -> None:
+        """Removed: 1.1's internal step of ``send()``; says what to call instead."""
+        raise MozDefError(
+            "send_syslog() was removed in mozdef_client 2: call "
+            "set_send_to_syslog(True, only_syslog=True), then send()"
+        )
+
+    def send_sqs(self) -> None:
+        """Removed: 1.1's internal step of ``send()``; says what to call instead."""
+        raise MozDefError(
+            "send_sqs() was removed in mozdef_client 2: call set_send_to_sqs(True), then send()"
+        )
 
     def set_verify(self, verify: bool) -> None:
         """Check the server's TLS certificate (on by default, unlike 1.1)."""
@@ -141,6 +210,20 @@ class MozDefMessage:
     def set_syslog_facility(self, facility: Facility | str | int) -> None:
         """Syslog facility: a name (``"local0"``) or a ``syslog.LOG_*`` value."""
         self._facility = Facility.parse(facility)
+
+    def set_facility_from_string(self, name: str) -> None:
+        """Syslog facility by name, any case (upstream master's method, after 1.1).
+
+        Takes the names of :attr:`_facilitymap` and stores the ``syslog.LOG_*``
+        value, as master did; an unknown name raises ``ConfigurationError``
+        (master silently kept the previous facility).
+        """
+        key = name.lower() if isinstance(name, str) else None
+        if key is None or key not in FACILITY_MAP:
+            raise ConfigurationError(
+                f"unknown syslog facility {name!r}; use one of {', '.join(FACILITY_MAP)}"
+            )
+        self._facility = FACILITY_MAP[key]
 
     def set_send_to_sqs(self, enabled: bool) -> None:
         self._send_to_sqs = bool(enabled)
@@ -179,29 +262,46 @@ class MozDefMessage:
     def send(self) -> None:
         """Validate, build and deliver the message now.
 
+        A local syslog that is missing or refuses does not raise (1.1 never
+        did): the library's logger warns once, the event is counted as
+        dropped there, and it still goes to the other destinations.
+
         Raises:
             ValidationError: the message is invalid (the message names the
                 field where it can); nothing was sent.
             ConfigurationError: a setting (severity, facility, SQS queue, CA
                 file) is not valid; nothing was sent.
             DeliveryError: a destination failed (unless fire-and-forget is on).
+                An SQS failure is also an instance of the botocore exception
+                behind it (``ClientError``), which 1.1 let through.
         """
         if not self.validate():
-            raise ValidationError(f"{type(self).__name__} failed validation")
+            raise self._invalid() or ValidationError(
+                f"{type(self).__name__}.validate() returned False"
+            )
         self.construct()
         if not self.validate_log():
             # The core's validation names the field; a subclass's own
             # validate_log() may still refuse what the core accepts.
             prepare(self._core_event())
             raise ValidationError(f"{type(self).__name__} failed post-construct validation")
-        encoded = prepare(self._core_event())
+        self._deliver(prepare(self._core_event()))
+
+    def _deliver(self, encoded: EncodedEvent) -> None:
+        """Send a validated, encoded event now, or queue it (fire-and-forget)."""
         if not self._fire_and_forget:
-            self._client().send_encoded(encoded)
+            try:
+                self._client().send_encoded(encoded)
+            except DeliveryError as exc:
+                botocore_error = exc.__cause__
+                if botocore_error is None or not from_botocore(botocore_error):
+                    raise
+                raise also_botocore(exc, botocore_error) from botocore_error
             return
         # Queued for a process-wide background client: no network I/O here,
         # and what is queued is flushed at exit. A bad setting (facility, CA
         # file, SQS queue) raises here: it is the caller's bug, not the network's.
-        client = _shared_client(self._config_key(), self._destinations, "background")
+        client = shared_client(self._config_key(), self._destinations, "background")
         try:
             client.send_encoded(encoded)
         except Exception as exc:  # fire-and-forget: the caller asked never to see it
@@ -213,6 +313,8 @@ class MozDefMessage:
             transports.append(SyslogTransport(SyslogOptions(
                 socket_path=self._syslog_socket_path,
                 facility=Facility.parse(self._facility),
+                # 1.1's syslog.syslog() never failed: warn, count, go on.
+                when_unavailable="drop",
             )))  # fmt: skip
             if self._syslog_only:
                 return transports
@@ -251,98 +353,7 @@ class MozDefMessage:
         # One Client per configuration, shared by every message object of the
         # process: a new MozDefEvent per event (the usual 1.1 pattern) reuses
         # pooled connections and the SQS queue URL instead of building anew.
-        return _shared_client(self._config_key(), self._destinations, "sync")
-
-
-_shared_lock = threading.Lock()
-_shared_clients: dict[tuple[Any, ...], Client] = {}
-_MAX_SHARED_SYNC_CLIENTS = 64
-
-
-def _shared_client(
-    key: tuple[Any, ...], destinations: Callable[[], list[Transport]], mode: Mode
-) -> Client:
-    """The process-wide client for one legacy configuration and mode."""
-    key = (mode, *key)
-    with _shared_lock:
-        client = _shared_clients.get(key)
-        if client is None:
-            if mode == "sync":
-                _evict_oldest_sync_client()
-            client = Client(destinations(), mode=mode)
-            _shared_clients[key] = client
-        return client
-
-
-def _evict_oldest_sync_client() -> None:
-    # A program that changes configuration endlessly must not grow this
-    # forever. Background clients are kept: they may hold queued events.
-    sync_keys = [key for key in _shared_clients if key[0] == "sync"]
-    if len(sync_keys) >= _MAX_SHARED_SYNC_CLIENTS:
-        _shared_clients.pop(sync_keys[0]).close()
-
-
-def fire_and_forget_stats() -> dict[str, Stats]:
-    """Delivery stats of the legacy fire-and-forget clients, by destination."""
-    with _shared_lock:
-        clients = [c for c in _shared_clients.values() if c.mode == "background"]
-    return {", ".join(c.destinations): c.stats() for c in clients}
-
-
-def flush_fire_and_forget(timeout: float | None = None) -> int:
-    """Wait until fire-and-forget events are delivered; returns how many remain.
-
-    Fire-and-forget sends only queue; call this where a program (or a test)
-    needs them to have arrived. They are also flushed, briefly, at exit.
-    """
-    with _shared_lock:
-        clients = list(_shared_clients.values())
-    deadline = None if timeout is None else time.monotonic() + timeout
-    left = 0
-    for client in clients:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        left += client.flush(remaining)
-    return left
-
-
-def close_fire_and_forget(timeout: float | None = 2.0) -> int:
-    """Deliver what fire-and-forget sends queued (within ``timeout``), then
-    close their background clients; returns how many events were left.
-
-    The ``atexit`` close does the same; call this to choose the moment and
-    the bound. A later fire-and-forget send starts a new client.
-    """
-    with _shared_lock:
-        keys = [key for key in _shared_clients if key[0] == "background"]
-        clients = [_shared_clients.pop(key) for key in keys]
-    deadline = None if timeout is None else time.monotonic() + timeout
-    left = 0
-    for client in clients:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        left += client.close(remaining)
-    return left
-
-
-def _forget_shared_after_fork() -> None:
-    # The parent's clients go on delivering what the parent queued; the child
-    # builds its own on its first fire-and-forget send.
-    global _shared_lock
-    _shared_lock = threading.Lock()
-    _shared_clients.clear()
-
-
-def _close_shared_sync_clients() -> None:
-    # Their sockets (syslog's) close cleanly; background clients are closed,
-    # with their own time bound, by the delivery pipeline's exit handler.
-    with _shared_lock:
-        sync = [key for key in _shared_clients if key[0] == "sync"]
-        clients = [_shared_clients.pop(key) for key in sync]
-    for client in clients:
-        client.close()
-
-
-os.register_at_fork(after_in_child=_forget_shared_after_fork)
-atexit.register(_close_shared_sync_clients)
+        return shared_client(self._config_key(), self._destinations, "sync")
 
 
 class MozDefEvent(MozDefMessage):
@@ -358,6 +369,12 @@ class MozDefEvent(MozDefMessage):
     SEVERITY_CRIT = 5
     SEVERITY_ALERT = 6
     SEVERITY_EMERGENCY = 7
+
+    #: 1.1's table of severity constant -> [name, syslog priority].
+    _sevmap: ClassVar[dict[int, list[str | int]]] = {
+        number: [severity.name, 7 - number]  # syslog.LOG_DEBUG is 7 ... LOG_EMERG 0
+        for number, severity in enumerate(_LEGACY_SEVERITIES)
+    }
 
     _kind = Kind.GENERIC
 
@@ -420,15 +437,31 @@ class MozDefEvent(MozDefMessage):
         """Extra fields for the document; the event's own fields take precedence."""
         self._updatelog = log
 
-    def validate(self) -> bool:
-        return self.summary is not None and self.summary != ""
+    def _invalid(self) -> ValidationError | None:
+        if self.summary is None or self.summary == "":
+            return ValidationError("summary is missing (every event needs a summary)", "summary")
+        return None
 
     def validate_log(self) -> bool:
         try:
             validate_document(self._sendlog, self._kind)
-        except ValidationError:
+        except MozDefError:
             return False
         return True
+
+    def syslog_convert(self) -> str:
+        """The constructed document as JSON, as 1.1 returned it: ``json.dumps(self._sendlog)``.
+
+        Values 1.1 could not convert (a ``datetime`` in details) are converted
+        as they are sent. (What goes to syslog is the same document as compact JSON.)
+
+        Raises:
+            EncodingError: a value cannot be JSON at all (names the field).
+        """
+        try:
+            return json.dumps(self._sendlog)
+        except (TypeError, ValueError, RecursionError):
+            return json.dumps(json.loads(encode_document(self._sendlog)))
 
     def send(
         self,
@@ -452,19 +485,61 @@ class MozDefEvent(MozDefMessage):
         for name, value in overrides.items():
             setattr(self, name, value)
         try:
-            if not self.validate():
-                # Say what is wrong where the core can tell, not just "failed".
-                prepare(self._event_from_attributes())
-            super().send()
+            if self._one_path:
+                self._send_once()
+            else:
+                super().send()
         finally:
             for name, value in saved.items():
                 setattr(self, name, value)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass with its own construct() or validate_log() gets 1.1's
+        # steps, in 1.1's order: construct, then its check of _sendlog.
+        cls._one_path = (
+            cls.construct is MozDefEvent.construct and cls.validate_log is MozDefEvent.validate_log
+        )
+
+    _one_path: ClassVar[bool] = True
+
+    def _send_once(self) -> None:
+        """Build the event once, validate it once, encode it once, deliver it.
+
+        The encoder snapshots the caller's data, so nothing is deep-copied;
+        ``_sendlog`` is decoded from the sent JSON only if a program reads it.
+        """
+        if not self.validate():
+            raise self._invalid() or ValidationError(
+                f"{type(self).__name__}.validate() returned False"
+            )
+        event = self._event_from_attributes()
+        validate_event(event)
+        document = event.document_for_encoding()
+        if self._updatelog:
+            document = _with_updatelog(self._updatelog, document)
+        if isinstance(self.timestamp, str):
+            document["timestamp"] = self.timestamp  # 1.1 sent a string as given
+        try:
+            payload = encode_document(document)
+        except EncodingError:
+            raise
+        except Exception as exc:
+            # What the encoder could not even walk (a mapping that fails when
+            # read): the copying walk names the field.
+            snapshot(document, "", 0)
+            raise EncodingError(f"event cannot be encoded as JSON: {exc}") from exc
+        self._sendlog_value = None
+        self._sent_json = payload
+        self._deliver(EncodedEvent(payload, event.severity))
+
     def construct(self) -> None:
         event = self._event_from_attributes()
-        document = copy.deepcopy(self._updatelog) if self._updatelog else {}
-        # A copy: the caller's details and tags are never aliased by _sendlog.
-        document.update(copy.deepcopy(event.to_document()))
+        # Copies: the caller's details and tags are never aliased by _sendlog.
+        document = event.to_document()
+        if self._updatelog:
+            document = _with_updatelog(self._updatelog, document)
+        document = snapshot(document, "", 0)
         if isinstance(self.timestamp, str):
             document["timestamp"] = self.timestamp
         self._sendlog = document
@@ -511,6 +586,9 @@ class MozDefAssetHint(MozDefEvent):
         super().__init__(url)
         self._msgtype = self.MSGTYPE_ASSETHINT
 
+    def _invalid(self) -> ValidationError | None:
+        return super()._invalid() or _empty_details(self)
+
 
 class MozDefRRA(MozDefEvent):
     """An RRA event: category ``rra_data``, with details."""
@@ -520,6 +598,40 @@ class MozDefRRA(MozDefEvent):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._msgtype = self.MSGTYPE_RRA
+
+    def _invalid(self) -> ValidationError | None:
+        invalid = super()._invalid()
+        if invalid is None and self.category != "rra_data":
+            invalid = ValidationError(
+                f"category is {self.category!r}; a MozDefRRA event's category must be "
+                "'rra_data' (as in 1.1)",
+                "category",
+            )
+        return invalid or _empty_details(self)
+
+
+def _with_updatelog(updatelog: object, document: dict[str, Any]) -> dict[str, Any]:
+    """``_updatelog``'s extra fields, then the event's own (which win)."""
+    if not isinstance(updatelog, Mapping):
+        raise ValidationError(
+            f"_updatelog must be a dict, not {type(updatelog).__name__}", "_updatelog"
+        )
+    try:
+        return {**updatelog, **document}
+    except Exception as exc:  # a mapping that fails when read
+        raise EncodingError(f"_updatelog cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+def _empty_details(event: MozDefEvent) -> ValidationError | None:
+    """1.1's check of asset hints and RRA events: details must not be empty."""
+    details = event.details
+    if isinstance(details, Mapping) and details:
+        return None
+    if isinstance(details, Mapping) or details is None:
+        problem = "is empty"
+    else:
+        problem = f"must be a dict, not {type(details).__name__}"
+    return ValidationError(f"details {problem} (a {type(event).__name__} needs details)", "details")
 
 
 class MozDefVulnerability(MozDefMessage):
@@ -532,12 +644,12 @@ class MozDefVulnerability(MozDefMessage):
     def construct(self) -> None:
         if not isinstance(self.log, Mapping):
             raise ValidationError(f"log must be a dict, not {type(self.log).__name__}", "log")
-        self._sendlog = copy.deepcopy(dict(self.log))
+        self._sendlog = snapshot(self.log, "", 0)
 
     def validate_log(self) -> bool:
         try:
             validate_document(self._sendlog, Kind.VULNERABILITY)
-        except ValidationError:
+        except MozDefError:
             return False
         return True
 

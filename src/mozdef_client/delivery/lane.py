@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import (
     DeliveryError,
+    DroppedError,
     EventTooLargeError,
     PermanentError,
     RetryableError,
@@ -270,6 +271,9 @@ class Lane:
                 last: DeliveryError = next(
                     e for e in failed.values() if isinstance(e, RetryableError)
                 )
+            except DroppedError as exc:  # the transport chose to drop, not to fail
+                self._dropped(source, items, exc)
+                return
             except EventTooLargeError as exc:
                 if len(items) > 1:
                     middle = len(items) // 2
@@ -332,6 +336,17 @@ class Lane:
                 duplicates = sum(1 for item in items if item.maybe_duplicate)
                 if duplicates:
                     self.counters.add("duplicates", duplicates)
+                self._update_spool(lambda: spool.ack(items, self.name))
+            else:
+                self._settled(len(items))
+
+    def _dropped(self, source: str, items: Sequence[Item], error: DroppedError) -> None:
+        with self._settling:
+            self.counters.drop(error.reason, len(items))
+            self.counters.error(str(error))
+            if source == "spool":
+                spool = self._spool
+                assert spool is not None
                 self._update_spool(lambda: spool.ack(items, self.name))
             else:
                 self._settled(len(items))

@@ -30,7 +30,8 @@ class DestinationStats:
     """A point-in-time view of one destination's delivery.
 
     ``dropped`` maps each reason (``queue_full``, ``closed``, ``spool_full``,
-    ``spool_error``) to the events this destination lost for it.
+    ``spool_error``; ``unavailable`` for a transport set to drop rather than
+    fail) to the events this destination lost for it.
     """
 
     delivered: int = 0

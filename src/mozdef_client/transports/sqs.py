@@ -139,7 +139,14 @@ class SQSTransport:
                 if self._options.account_id:
                     lookup["QueueOwnerAWSAccountId"] = self._options.account_id
                 response = self._call(client.get_queue_url, **lookup)
-                self._client, self._queue_url = client, response["QueueUrl"]
+                queue_url = response.get("QueueUrl")
+                if not isinstance(queue_url, str):
+                    # Something other than SQS answered (a proxy, a captive portal).
+                    raise RetryableError(
+                        f"{self.name}: the endpoint's answer to GetQueueUrl has no QueueUrl",
+                        destination=self.name,
+                    )
+                self._client, self._queue_url = client, queue_url
             return self._client, self._queue_url
 
     def _call(self, method: Any, **kwargs: Any) -> Any:
@@ -151,6 +158,7 @@ class SQSTransport:
                 NoCredentialsError,
                 NoRegionError,
             )
+            from botocore.parsers import ResponseParserError
         except ImportError as exc:
             raise ConfigurationError(_NEEDS_BOTO3) from exc
 
@@ -165,7 +173,9 @@ class SQSTransport:
             raise PermanentError(message, destination=self.name, status=status) from exc
         except (NoCredentialsError, NoRegionError) as exc:
             raise PermanentError(f"{self.name}: {exc}", destination=self.name) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, ResponseParserError) as exc:
+            # An answer botocore could not parse (a proxy's error page) is not
+            # a BotoCoreError, and would otherwise escape untranslated.
             raise RetryableError(f"{self.name}: {exc}", destination=self.name) from exc
 
 

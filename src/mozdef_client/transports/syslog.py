@@ -4,24 +4,34 @@ Syslog has no acknowledgement: an event counts as delivered once the socket
 took it. Messages over ``max_message_bytes`` raise
 :class:`EventTooLargeError`; they are never silently cut, since a cut JSON
 line is useless to MozDef.
+
+With ``when_unavailable="drop"`` (what the 1.1 classes use, since 1.1's
+``syslog.syslog()`` never failed) a missing or refusing socket raises
+:class:`DroppedError` instead: clients count the event as dropped and go on
+with the other destinations, and the library's logger warns once per process
+and socket. A line too large is still an error: that is the event's fault.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from ..errors import ConfigurationError, EventTooLargeError, RetryableError
+from ..errors import ConfigurationError, DroppedError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
 from ._syslog_format import clean_header_field, rfc3164_header, syslog_priority
 from .base import EncodedEvent
 
 __all__ = ["SyslogOptions", "SyslogTransport", "syslog_priority"]
+
+logger = logging.getLogger("mozdef_client.syslog")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,12 +44,17 @@ class SyslogOptions:
         facility: a :class:`Facility`, its name (``"local0"``) or a stdlib
             ``syslog.LOG_*`` value.
         max_message_bytes: the largest line sent (rsyslog's default is 8 KiB).
+        when_unavailable: ``"raise"`` a :class:`RetryableError` when the socket
+            is missing or refuses, or ``"drop"`` the event
+            (:class:`DroppedError`: counted, warned once, never raised to the
+            caller).
     """
 
     socket_path: str = "/dev/log"
     ident: str | None = None
     facility: Facility = Facility.USER
     max_message_bytes: int = 8192
+    when_unavailable: Literal["raise", "drop"] = "raise"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "facility", Facility.parse(self.facility))
@@ -53,6 +68,8 @@ class SyslogOptions:
             or self.max_message_bytes < 480
         ):
             raise ConfigurationError("max_message_bytes must be an integer of at least 480")
+        if self.when_unavailable not in ("raise", "drop"):
+            raise ConfigurationError("when_unavailable must be 'raise' or 'drop'")
 
 
 class SyslogTransport:
@@ -87,13 +104,29 @@ class SyslogTransport:
                     f"{self.name} takes at most {self._options.max_message_bytes}",
                     destination=self.name,
                 )
-        with self._lock:
-            for line in lines:
-                self._send_line(line)
+        try:
+            with self._lock:
+                for line in lines:
+                    self._send_line(line)
+        except RetryableError as exc:
+            if self._options.when_unavailable == "drop":
+                raise self._dropped(exc) from exc
+            raise
 
     def close(self) -> None:
         with self._lock:
             self._disconnect()
+
+    def _dropped(self, exc: RetryableError) -> DroppedError:
+        message = f"{exc}: events are not reaching syslog (counted as dropped 'unavailable')"
+        key = (os.getpid(), self._options.socket_path)
+        with _warned_lock:
+            first = key not in _warned
+            _warned.add(key)
+        if first:
+            logger.warning("mozdef_client: %s; other destinations, if any, still get them. "
+                           "Said once per process.", message)  # fmt: skip
+        return DroppedError(message, destination=self.name, reason="unavailable")
 
     def _send_line(self, line: bytes) -> None:
         for attempt in (1, 2):
@@ -144,3 +177,8 @@ class SyslogTransport:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+# (pid, socket path) already warned about: once per process, not per event.
+_warned: set[tuple[int, str]] = set()
+_warned_lock = threading.Lock()
