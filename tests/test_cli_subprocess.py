@@ -130,9 +130,11 @@ def test_serve_prints_events_stores_them_and_summarises_on_ctrl_c(tmp_path, serv
     expected = ["WARNING", "authentication", "login", "failed"]
     assert any(line.split()[1:] == expected for line in lines)
     assert "    warning: timestamp is missing (recommended); hostname is missing" in out
-    assert lines[-1] == (
-        "received 3 events in 2 requests: 0 invalid, 1 with warnings; 1 requests refused"
-    )
+    assert lines[-3:] == [
+        "received 3 events in 2 requests: 0 invalid, 1 with warnings; 1 requests refused",
+        "  by category: authentication 2, - 1",
+        "  by severity: WARNING 2, - 1",
+    ]
     assert [json.loads(line)["summary"] for line in jsonl.read_text().splitlines()] == [
         "login failed",
         "one",
@@ -149,7 +151,7 @@ def test_serve_quiet_prints_no_events_and_sigterm_stops_it_cleanly(servers):
     status, out, _ = server.stop(signal.SIGTERM)
     assert status == 0
     assert "hidden" not in out
-    assert out.splitlines()[-1].startswith("received 1 events in 1 requests")
+    assert out.splitlines()[-3].startswith("received 1 events in 1 requests")
 
 
 def test_serve_with_a_token_from_the_environment_never_prints_it(servers):
