@@ -154,12 +154,21 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "against their kind's rules and MozDef's field conventions. Without --kind, the kind "
         "is inferred from each event's category.",
         epilog="exit codes: 0 every event is valid; 1 some are invalid (or have warnings, "
-        "with --strict); 2 a file cannot be read",
+        "with --strict); 2 a file cannot be read or a bad option",
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="files to check ('-': stdin)")
     validate.add_argument("--kind", choices=KINDS, help="check every event as this kind")
     validate.add_argument(
-        "--strict", action="store_true", help="missing recommended fields are errors too"
+        "--strict",
+        action="store_true",
+        help="missing recommended fields are errors too (and are labelled so)",
+    )
+    validate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default): one finding a line; json: one JSON document with the counts "
+        "and every finding (location, level, message, field)",
     )
 
 
