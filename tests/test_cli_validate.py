@@ -25,9 +25,17 @@ def test_every_broken_rule_of_a_document_is_reported_at_once(tmp_path, capsys):
     messages = [line.split(": error: ", 1)[1] for line in errors]
     assert "tags[1] must be a string (compliance event)" in messages
     assert any(m.startswith("'LOUD' is not a severity") or "LOUD" in m for m in messages)
-    for field in ("details.compliance", "details.link", "details.utctimestamp",
-                  "details.policy.name", "details.policy.url", "details.check.description",
-                  "details.check.name", "details.check.test.type", "details.check.test.value"):
+    for field in (
+        "details.compliance",
+        "details.link",
+        "details.utctimestamp",
+        "details.policy.name",
+        "details.policy.url",
+        "details.check.description",
+        "details.check.name",
+        "details.check.test.type",
+        "details.check.test.value",
+    ):
         assert f"{field} is missing (compliance event)" in messages, field
     assert len(messages) == len(set(messages))  # each once
     assert out.endswith("checked 1 events: 1 invalid, 0 with warnings\n")
@@ -38,8 +46,9 @@ def test_no_finding_repeats_itself_on_one_line(tmp_path, capsys):
     path.write_text('{"summary": "bare"}\n')
     main(["validate", str(path)])
     (line,) = [line for line in capsys.readouterr().out.splitlines() if ": warning: " in line]
-    assert line.endswith("warning: recommended fields missing: timestamp, hostname, "
-                         "processname, severity, category")
+    assert line.endswith(
+        "warning: recommended fields missing: timestamp, hostname, processname, severity, category"
+    )
     assert line.count("missing") == 1
 
 
