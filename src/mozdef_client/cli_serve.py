@@ -22,6 +22,7 @@ from .receiver_store import (
     category_and_severity,
     printable,
 )
+from .receiver_web import EventLog, WebView
 
 __all__ = ["Tally", "is_loopback", "run_serve"]
 
@@ -95,6 +96,9 @@ def run_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     receiver.add_sink(stores)
     tally = Tally()
     receiver.add_sink(tally)
+    log = EventLog()
+    receiver.add_sink(log)
+    receiver.serve_pages(WebView(log))
     if not args.quiet:
         receiver.add_sink(ConsolePrinter(out))
     _banner(receiver, args, token is not None, out, err)
@@ -123,6 +127,7 @@ def _banner(
     out.write(
         f"MozDef development receiver on {receiver.base_url}\n"
         "  POST/PUT /events, POST /_bulk (JSON array or NDJSON), /custom/<app>, GET /status\n"
+        f"  web view (from this machine): {receiver.base_url}/\n"
     )
     if token:
         out.write("  requests must carry 'Authorization: Bearer <token>'\n")

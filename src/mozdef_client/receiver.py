@@ -69,6 +69,22 @@ _BODY_SECONDS_PER_BYTE = 1 / (256 * 1024)
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 Sink = Callable[[Sequence[ReceivedEvent]], None]
+# Answers a GET the intake does not: (path, client address) -> (status, body,
+# content type), or None for 404. The web view (receiver_web.py) is one.
+Pages = Callable[[str, str], "tuple[int, bytes, str] | None"]
+# What every page answer carries: the web page runs only its own script and
+# style and frames nothing. It shows event content as text; were anything ever
+# to slip through, it could neither load nor send anything elsewhere.
+SECURITY_HEADERS = (
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +135,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
-    def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
+    def _reply(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str = "text/plain",
+        *,
+        page_headers: bool = False,
+    ) -> None:
         if status >= 400:
             self.server.count_rejected()
         self.send_response(status)
         if body:
             self.send_header("Content-Type", content_type)
+        if page_headers:
+            for name, value in SECURITY_HEADERS:
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         if status == 401:
             self.send_header("WWW-Authenticate", 'Bearer realm="mozdef"')
@@ -139,10 +165,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().send_error(code, message, explain)
 
     def do_GET(self) -> None:
+        self.server.stop_reading(self.connection)
         if self.path.split("?", 1)[0].rstrip("/") == "/status":
             self._reply(200, b'{"status": "ok", "service": "loginput"}', "application/json")
-        else:
+            return
+        page = self.server.pages(self.path, self.client_address[0]) if self.server.pages else None
+        if page is None:
             self._reply(404, b"not found\n")
+            return
+        status, body, content_type = page
+        self._reply(status, body, content_type, page_headers=True)
 
     def _intake(self) -> None:
         route = _route(self.path)
@@ -269,6 +301,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             None if token is None else f"Bearer {token}".encode("utf-8", "surrogateescape")
         )
         self.rejected = 0
+        self.pages: Pages | None = None
         # Each open connection, with (since, deadline) while it reads a request.
         self._connections: dict[socket.socket, tuple[float, float] | None] = {}
         self._connections_lock = threading.Lock()
@@ -421,6 +454,10 @@ class Receiver:
     def add_sink(self, sink: Sink) -> None:
         """Also hand each request's events to ``sink`` (a store, a printer)."""
         self._sinks.append(sink)
+
+    def serve_pages(self, pages: Pages) -> None:
+        """Answer GET requests other than ``/status`` with ``pages`` (the web view)."""
+        self._server.pages = pages
 
     def _accept(self, path: str, documents: list[Any]) -> None:
         now = time.time()
