@@ -155,3 +155,9 @@ def test_serve_stops_on_sigint_even_when_started_with_sigint_ignored():
             process.communicate()
     assert process.returncode == 0, err
     assert "received 0 events in 0 requests" in out
+
+
+def test_mozdef_mode_durable_without_a_spool_says_which_variables(monkeypatch):
+    monkeypatch.setenv("MOZDEF_MODE", "durable")
+    with pytest.raises(ConfigurationError, match=r"MOZDEF_SPOOL_DIR.*MOZDEF_MODE asks"):
+        Client("http://127.0.0.1:9/events")

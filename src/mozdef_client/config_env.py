@@ -104,6 +104,9 @@ def resolve(
         )
     env_spool = _read(env, SPOOL_DIR) if chosen_mode != "sync" else None
     chosen_spool = spool_dir if spool_dir is not None else env_spool
+    if chosen_mode == "durable" and chosen_spool is None:
+        why = f" ({MODE} asks for durable)" if mode is None else ""
+        raise ConfigurationError(f'mode="durable" needs a spool_dir or {SPOOL_DIR}{why}')
     return Settings(
         destinations=None if destinations_given else _urls(env),
         headers=_headers(headers, env),
