@@ -1,7 +1,7 @@
 # Release packaging. Everything is built under build/ and lands in dist/.
 #
 #   make install   pip-install the project into the active Python (PYTHON=...)
-#   make dist      wheel and sdist                   (Python package: build)
+#   make dist      wheel and sdist, with .venv's Python when there is one
 #   make deb       .deb with dh-python/pybuild       (Debian: see DEB_TOOLS)
 #   make rpm       noarch .rpm with rpmbuild         (Debian: see RPM_TOOLS)
 #   make packages  all four
@@ -12,6 +12,15 @@
 
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
+# make dist builds with the project's .venv (made by ./dev) when no PYTHON is
+# given, installing the build tools into it on first use: no system packages.
+VENV_PYTHON = .venv/bin/python
+ifeq ($(origin PYTHON),file)
+DIST_PYTHON := $(if $(wildcard $(VENV_PYTHON)),$(VENV_PYTHON),$(PYTHON))
+else
+DIST_PYTHON := $(PYTHON)
+endif
+DIST_TOOLS = build 'setuptools>=77' wheel
 PIP_FLAGS ?=
 # The active environment's setuptools builds the wheel, so no network is
 # needed; BUILD_FLAGS= (empty) asks build for an isolated environment instead.
@@ -52,10 +61,16 @@ install:
 	$(PIP) install $(PIP_FLAGS) .
 
 check-dist-tools:
-	$(call need-module,$(PYTHON),build,run '$(PYTHON) -m pip install build' (Debian: apt-get install python3-build))
+ifeq ($(DIST_PYTHON),$(VENV_PYTHON))
+	@$(VENV_PYTHON) -I -c 'import build, wheel, setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 77)' 2>/dev/null || { \
+		echo "make: installing the build tools into .venv: $(DIST_TOOLS)"; \
+		$(VENV_PYTHON) -m pip install -q --disable-pip-version-check $(DIST_TOOLS); }
+else
+	$(call need-module,$(DIST_PYTHON),build,run '$(DIST_PYTHON) -m pip install build' (Debian: apt-get install python3-build))
+endif
 
 dist: check-dist-tools
-	$(PYTHON) -m build $(BUILD_FLAGS) --sdist --wheel --outdir dist .
+	$(DIST_PYTHON) -m build $(BUILD_FLAGS) --sdist --wheel --outdir dist .
 
 check-deb-tools:
 	$(call need-command,dpkg-buildpackage,dpkg-dev)
@@ -70,6 +85,7 @@ deb: check-deb-tools dist
 	mkdir -p $(DEB_TREE)
 	tar -xzf $(SDIST) --strip-components=1 -C $(DEB_TREE)
 	cp -R debian $(DEB_TREE)/
+	$(SYSTEM_PYTHON) packaging/old_setuptools.py $(DEB_TREE)
 	$(SYSTEM_PYTHON) packaging/debian_changelog.py debian/control > $(DEB_TREE)/debian/changelog
 	cd $(DEB_TREE) && env -u PYTHONPATH PATH=$(DEB_PATH) dpkg-buildpackage --build=binary --no-sign
 	cp build/deb/python3-mozdef-client_$(DISTRO_VERSION)_all.deb dist/
@@ -88,7 +104,7 @@ check-rpm-tools:
 rpm: check-rpm-tools dist
 	rm -rf build/rpm
 	mkdir -p build/rpm/SOURCES
-	cp $(SDIST) packaging/install_wheel.py build/rpm/SOURCES/
+	cp $(SDIST) packaging/install_wheel.py packaging/old_setuptools.py build/rpm/SOURCES/
 	env -u PYTHONPATH rpmbuild -bb --nodeps \
 		--define '_topdir $(CURDIR)/build/rpm' \
 		--define '__python3 $(SYSTEM_PYTHON)' \

@@ -375,10 +375,15 @@ def test_validate_warnings_fail_only_with_strict(tmp_path, capsys):
     path = tmp_path / "bare.json"
     path.write_text('{"summary": "bare"}')
     assert main(["validate", str(path)]) == Exit.OK
-    assert capsys.readouterr().out.startswith(
-        f"{path}:1: warning: timestamp is missing (recommended); hostname is missing"
+    assert capsys.readouterr().out == (
+        f"{path}:1: warning: recommended fields missing: timestamp, hostname, processname, "
+        "severity, category\nchecked 1 events: 0 invalid, 1 with warnings\n"
     )
     assert main(["validate", "--strict", str(path)]) == Exit.FAILED
+    assert capsys.readouterr().out == (
+        f"{path}:1: error: recommended fields missing: timestamp, hostname, processname, "
+        "severity, category\nchecked 1 events: 1 invalid, 0 with warnings\n"
+    )
 
 
 def test_validate_a_missing_file_is_a_usage_error(tmp_path, capsys):

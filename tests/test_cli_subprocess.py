@@ -22,6 +22,7 @@ import pytest
 import urllib3
 
 from mozdef_client import __version__
+from mozdef_client.cli import Exit
 from mozdef_client.receiver import Receiver
 
 COMMAND = [sys.executable, "-m", "mozdef_client"]
@@ -130,9 +131,11 @@ def test_serve_prints_events_stores_them_and_summarises_on_ctrl_c(tmp_path, serv
     expected = ["WARNING", "authentication", "login", "failed"]
     assert any(line.split()[1:] == expected for line in lines)
     assert "    warning: timestamp is missing (recommended); hostname is missing" in out
-    assert lines[-1] == (
-        "received 3 events in 2 requests: 0 invalid, 1 with warnings; 1 requests refused"
-    )
+    assert lines[-3:] == [
+        "received 3 events in 2 requests: 0 invalid, 1 with warnings; 1 requests refused",
+        "  by category: authentication 2, - 1",
+        "  by severity: WARNING 2, - 1",
+    ]
     assert [json.loads(line)["summary"] for line in jsonl.read_text().splitlines()] == [
         "login failed",
         "one",
@@ -149,7 +152,7 @@ def test_serve_quiet_prints_no_events_and_sigterm_stops_it_cleanly(servers):
     status, out, _ = server.stop(signal.SIGTERM)
     assert status == 0
     assert "hidden" not in out
-    assert out.splitlines()[-1].startswith("received 1 events in 1 requests")
+    assert out.splitlines()[-3].startswith("received 1 events in 1 requests")
 
 
 def test_serve_with_a_token_from_the_environment_never_prints_it(servers):
@@ -245,17 +248,50 @@ def test_send_sigterm_stops_a_stream_with_a_summary_and_exit_130():
     assert out.decode().startswith("sent 1, failed 0, dead-lettered 0 (interrupted)")
 
 
-def test_send_a_file_shows_progress_from_rich(tmp_path):
+def run_with_terminal_stderr(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the command with stderr on a pseudo-terminal, as in a person's shell."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [*COMMAND, *args],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "160", **env},
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = process.communicate(timeout=120)
+    os.close(leader)
+    return process.returncode, out.decode(), seen.decode(errors="replace")
+
+
+def test_send_a_file_shows_progress_in_events_on_a_terminal_only(tmp_path):
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b"\n".join(event(f"n{n}") for n in range(300)) + b"\n")
+    path.write_bytes(b"\n".join(event(f"n{n}") for n in range(300)) + b"\n{oops\n")
     with Receiver() as receiver:
         env = {"MOZDEF_URL": receiver.url}
-        result = run("send", "--jsonl", str(path), env=env)
-        quiet = run("send", "--jsonl", str(path), "--no-progress", env=env)
-    assert result.returncode == 0
-    assert result.stdout == "sent 300, failed 0, dead-lettered 0\n"
-    assert "sending events.jsonl" in result.stderr  # rich's display, on stderr
-    assert quiet.returncode == 0 and quiet.stderr == ""
+        status, out, terminal = run_with_terminal_stderr("send", "--jsonl", str(path), env=env)
+        piped = run("send", "--jsonl", str(path), env=env)
+    assert status == Exit.FAILED
+    assert out == "sent 300, failed 1, dead-lettered 0 (1 invalid lines not sent)\n"
+    assert "sending events.jsonl" in terminal  # rich's display, on stderr
+    # It counts events delivered and failed, not bytes read.
+    assert "300/301 events delivered, 1 failed" in terminal
+    assert "MB" not in terminal and "kB" not in terminal
+    # Not a terminal: no display, only the bad line's report; the summary as ever.
+    assert piped.stderr.splitlines() == [f"{path}:301: not valid JSON, not sent: "
+                                         "Expecting property name enclosed in double quotes: "
+                                         "line 1 column 2 (char 1)"]  # fmt: skip
+    assert piped.stdout == out
 
 
 def test_importing_the_cli_does_not_import_rich_or_the_receiver():

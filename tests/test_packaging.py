@@ -296,6 +296,9 @@ def test_sdist_carries_sources_docs_and_typing_marker(built: Built) -> None:
         "src/mozdef_client/__init__.py",
         "src/mozdef_client/_version.py",
         "src/mozdef_client/py.typed",
+        "src/mozdef_client/web/index.html",
+        "src/mozdef_client/web/app.js",
+        "src/mozdef_client/web/app.css",
     ):
         assert wanted in names
 
@@ -308,6 +311,10 @@ def test_wheel_requires_urllib3_only_and_offers_the_command(built: Built) -> Non
         metadata = wheel.read(f"{info}/METADATA").decode()
         entry_points = wheel.read(f"{info}/entry_points.txt").decode()
         assert "mozdef_client/py.typed" in wheel.namelist()
+        for page in ("index.html", "app.js", "app.css"):  # the receiver's web view
+            assert f"mozdef_client/web/{page}" in wheel.namelist()
+    # The licence as an SPDX expression (PEP 639): no deprecated table form.
+    assert re.search(r"^License-Expression: MPL-2\.0$", metadata, re.MULTILINE)
     requires = re.findall(r"^Requires-Dist: (.+)$", metadata, re.MULTILINE)
     unconditional = [r for r in requires if "extra ==" not in r]
     assert [re.split(r"[ <>=;\[]", r)[0] for r in unconditional] == ["urllib3"]
@@ -389,6 +396,7 @@ def test_deb_holds_the_library_the_command_and_the_docs(built: Built) -> None:
         f"{site}/mozdef_client/__init__.py",
         f"{site}/mozdef_client/py.typed",
         f"{site}/mozdef_client/transports/http.py",
+        f"{site}/mozdef_client/web/index.html",
         f"{site}/mozdef_client-{VERSION}.dist-info/entry_points.txt",
         "/usr/share/doc/python3-mozdef-client/copyright",
     ):
@@ -466,3 +474,17 @@ def test_rpm_unpacked_runs_on_the_system_python(built: Built, tmp_path: Path) ->
     run(["bash", "-o", "pipefail", "-c", unpack, built.rpm], cwd=tmp_path)
     paths = {"/" + str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")}
     _runs_unpacked(tmp_path, tmp_path / _rpm_site(paths).lstrip("/"))
+
+
+def test_the_licence_is_rewritten_only_for_a_setuptools_older_than_77() -> None:
+    """Debian 12's setuptools (66) reads only the licence table; 77+ warn on it."""
+    spec = importlib.util.spec_from_file_location("_old", REPO / "packaging/old_setuptools.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert re.search(r'^license = "MPL-2\.0"$', pyproject, re.MULTILINE)
+    rewritten = script.rewrite(pyproject)
+    assert re.search(r'^license = \{ text = "MPL-2\.0" \}$', rewritten, re.MULTILINE)
+    assert "setuptools>=" not in rewritten.split("[project]")[0]
+    assert (script.needs_rewrite("66.1.1"), script.needs_rewrite("77.0.3")) == (True, False)

@@ -2,8 +2,9 @@
 
 Subcommands: ``serve`` (a development receiver), ``send`` (one event from
 flags, or a stream of NDJSON documents), ``validate`` (check documents in
-files) and ``demo``. Each lives in its own module, imported only when used,
-so ``mozdef-client --help`` stays fast. Exit codes are in :class:`Exit`.
+files), ``spool`` (look into a durable spool) and ``demo``. Each lives in
+its own module, imported only when used, so ``mozdef-client --help`` stays
+fast. Exit codes are in :class:`Exit`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_send(commands)
     _add_validate(commands)
+    _add_spool(commands)
     commands.add_parser(
         "demo",
         help="start a local receiver, send an event of each kind, print what arrived",
@@ -154,13 +156,64 @@ def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "against their kind's rules and MozDef's field conventions. Without --kind, the kind "
         "is inferred from each event's category.",
         epilog="exit codes: 0 every event is valid; 1 some are invalid (or have warnings, "
-        "with --strict); 2 a file cannot be read",
+        "with --strict); 2 a file cannot be read or a bad option",
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="files to check ('-': stdin)")
     validate.add_argument("--kind", choices=KINDS, help="check every event as this kind")
     validate.add_argument(
-        "--strict", action="store_true", help="missing recommended fields are errors too"
+        "--strict",
+        action="store_true",
+        help="missing recommended fields are errors too (and are labelled so)",
     )
+    validate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default): one finding a line; json: one JSON document with the counts "
+        "and every finding (location, level, message, field)",
+    )
+
+
+def _add_spool(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    spool = commands.add_parser(
+        "spool",
+        help="look into a durable spool: status, replay, purge, export",
+        description="Look into the durable spool in DIR (as made by a durable client or "
+        "send --jsonl --spool-dir DIR): what waits for which destination, and the dead letters.",
+        epilog="exit codes: 0 done; 1 purge not confirmed; 2 no spool in DIR or a bad option",
+    )
+    spool.add_argument("directory", metavar="DIR", help="the spool's directory")
+    actions = spool.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser(
+        "status",
+        help="pending events per destination (count, bytes, oldest), dead letters by reason",
+    )
+    replay = actions.add_parser(
+        "replay", help="put the dead letters back into the queue, to be sent again"
+    )
+    purge = actions.add_parser("purge", help="delete pending events and/or dead letters")
+    purge.add_argument(
+        "what", nargs="?", choices=("pending", "dead-letters", "all"), default="all",
+        help="what to delete (default: all)",
+    )  # fmt: skip
+    purge.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    export = actions.add_parser(
+        "export",
+        help="print pending events (or dead letters) as JSONL, one document a line",
+        description="Print the pending events (or the dead letters) as JSONL, oldest first: "
+        "the documents as they would be sent, so 'send --jsonl' can send them elsewhere.",
+    )
+    export.add_argument(
+        "what", nargs="?", choices=("pending", "dead-letters"), default="pending",
+        help="what to print (default: pending)",
+    )  # fmt: skip
+    export.add_argument(
+        "--envelope",
+        action="store_true",
+        help="wrap each document with its destination, spool time and error",
+    )
+    for action in (replay, purge, export):
+        action.add_argument("--destination", metavar="NAME", help="only this destination's")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -181,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .cli_validate import run_validate
 
         return run_validate(args, sys.stdout, sys.stderr)
+    if args.command == "spool":
+        from .cli_spool import run_spool
+
+        return run_spool(args, sys.stdout, sys.stderr)
     from .demo import run_demo
 
     return run_demo(sys.stdout)

@@ -15,23 +15,35 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, TextIO
 
 from .cli import Exit
+from .cli_hints import delivery_hint, url_hint
 from .client import Client
 from .delivery import DeliveryOptions, Mode
-from .errors import ConfigurationError, DeliveryError, MozDefError, ValidationError
+from .delivery.spool import spool_status
+from .errors import ConfigurationError, DeliveryError, MozDefError, SpoolError, ValidationError
 from .event import DocumentEvent, Event, Kind, VulnerabilityEvent
 from .receiver import infer_kind
 from .severity import Severity
 
-__all__ = ["StreamResult", "build_event", "open_client", "parse_details", "run_send"]
+__all__ = [
+    "StreamResult",
+    "build_event",
+    "complete_document",
+    "open_client",
+    "parse_details",
+    "run_send",
+]
 
 TOKEN_VARIABLE = "MOZDEF_TOKEN"
+URL_VARIABLE = "MOZDEF_URL"
 
 
 class UsageError(Exception):
@@ -60,7 +72,7 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         client = open_client(args, "sync")
     except ConfigurationError as exc:
-        err.write(f"mozdef-client send: {exc}\n")
+        _report(err, f"mozdef-client send: {exc}", url_hint(args.url or _env_url()))
         return Exit.USAGE
     try:
         client.send(event)
@@ -70,13 +82,27 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigurationError as exc:  # a kind this destination cannot carry
         err.write(f"mozdef-client send: not sent: {exc}\n")
         return Exit.USAGE
+    except RecursionError:
+        err.write(f"mozdef-client send: invalid event, not sent: {TOO_DEEP}\n")
+        return Exit.USAGE
     except DeliveryError as exc:
-        err.write(f"mozdef-client send: not delivered: {exc}\n")
+        _report(err, f"mozdef-client send: not delivered: {exc}", delivery_hint(exc))
         return Exit.FAILED
     finally:
         client.close()
     out.write(f"sent 1 event to {', '.join(client.destinations)}\n")
     return Exit.OK
+
+
+TOO_DEEP = "JSON nested too deeply (over Python's recursion limit)"
+
+
+def _report(err: TextIO, message: str, hint: str | None) -> None:
+    err.write(message + "\n" + (f"{hint}\n" if hint else ""))
+
+
+def _env_url() -> str | None:
+    return os.environ.get(URL_VARIABLE)
 
 
 # -- one event -------------------------------------------------------------
@@ -152,8 +178,6 @@ def _whole_document(
     kind: Kind | None,
 ) -> DocumentEvent:
     document = {**loaded, **flags}
-    if "severity" in flags:
-        document["severity"] = Severity.parse(flags["severity"]).value
     if tags:
         document["tags"] = list(tags)
     if details:
@@ -162,11 +186,30 @@ def _whole_document(
     if kind is None:
         category = document.get("category")
         kind = Kind.from_category(category if isinstance(category, str) else None)
-    # What the file leaves out gets the same defaults an Event would have.
-    defaults = Event(kind=kind).to_document()
-    for name in ("timestamp", "hostname", "processname", "processid", "severity", "category"):
-        document.setdefault(name, defaults[name])
-    return DocumentEvent(document, kind)
+    return DocumentEvent(complete_document(document, kind), kind)
+
+
+_DEFAULTED = ("timestamp", "hostname", "processname", "processid", "severity", "category")
+
+
+def complete_document(document: dict[str, Any], kind: Kind) -> dict[str, Any]:
+    """A whole document (``--json``, or a ``--jsonl`` line) made ready to send:
+    what it leaves out gets the defaults an :class:`Event` would have, and its
+    severity is written as ``--severity`` would write it (``warn`` is
+    ``WARNING``). Vulnerability documents go as they are (MozDef takes them
+    whole). A severity that is no severity is left for validation to report."""
+    if kind is Kind.VULNERABILITY:
+        return document
+    severity = document.get("severity")
+    if isinstance(severity, str):
+        with contextlib.suppress(ValueError):
+            document["severity"] = Severity.parse(severity).value
+    missing = [name for name in _DEFAULTED if name not in document]
+    if missing:
+        defaults = Event(kind=kind).to_document()
+        for name in missing:
+            document[name] = defaults[name]
+    return document
 
 
 def _read_json_object(path: str) -> dict[str, Any]:
@@ -174,6 +217,8 @@ def _read_json_object(path: str) -> dict[str, Any]:
         text = file.read()
     try:
         loaded = json.loads(text)
+    except RecursionError:
+        raise UsageError(f"--json {path}: {TOO_DEEP}") from None
     except ValueError as exc:
         raise UsageError(f"--json {path}: not valid JSON: {exc}") from None
     if not isinstance(loaded, dict):
@@ -196,14 +241,14 @@ def open_client(args: argparse.Namespace, mode: Mode, spool_dir: str | None = No
     Raises:
         ConfigurationError: no destination, or a bad one.
     """
-    token = os.environ.get(TOKEN_VARIABLE, "").strip()
     # Streams wait for room rather than drop when MozDef is slower than the file.
     delivery = DeliveryOptions(block_timeout=args.timeout) if mode != "sync" else None
+    # The rest (MOZDEF_TOKEN, MOZDEF_VERIFY, MOZDEF_CA_BUNDLE, timeouts) the
+    # Client reads from the environment itself, like any program's would.
     return Client(
         args.url or None,
-        verify=not args.insecure,
+        verify=False if args.insecure else None,
         ca_bundle=args.ca_bundle,
-        headers={"Authorization": f"Bearer {token}"} if token else None,
         mode=mode,
         spool_dir=spool_dir,
         delivery=delivery,
@@ -269,25 +314,66 @@ def _send_stream(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         client = open_client(args, mode, args.spool_dir)
     except MozDefError as exc:  # ConfigurationError, or a spool that cannot open
         source.close()
-        err.write(f"mozdef-client send: {exc}\n")
+        _report(err, f"mozdef-client send: {exc}", url_hint(args.url or _env_url()))
         return Exit.USAGE
+    if args.spool_dir:
+        _note_held_for_others(args.spool_dir, client.destinations, err)
     result = StreamResult()
     name = "<stdin>" if args.jsonl == "-" else args.jsonl
-    show_progress = args.jsonl != "-" and not args.no_progress
-    with source, _interrupt_on_sigterm():
+    # A progress display only where a person watches it: a file (so the total
+    # is known) and a terminal on stderr; the summary is printed either way.
+    show_progress = args.jsonl != "-" and not args.no_progress and _is_terminal(err)
+    total = _count_lines(source) if show_progress else None
+    with source, _interrupt_on_sigterm(), _progress(name, total, err) as show:
+
+        def update() -> None:
+            stats = client.stats()
+            show(stats.delivered, result.invalid + stats.dropped_total + stats.dead_lettered)
+
         try:
-            with _progress(name, _size(source) if show_progress else None, err) as advance:
-                stream_documents(source, name, client, result, err, advance)
+            stream_documents(source, name, client, result, err, update)
+            _drain(client, args.timeout, update)
         except KeyboardInterrupt:
             result.interrupted = True
-    try:
-        client.close(args.timeout)
-    except KeyboardInterrupt:
-        result.interrupted = True
-        client.close(0)
+        try:
+            client.close(0 if result.interrupted else args.timeout)
+        except KeyboardInterrupt:
+            result.interrupted = True
+            client.close(0)
+        update()
     _settle(client, result)
     out.write(result.summary(args.spool_dir))
+    hint = delivery_hint(result.last_error) if result.last_error else None
+    if hint and (result.dropped or result.dead_lettered or result.in_spool):
+        out.write(hint + "\n")
     return result.exit_status()
+
+
+def _drain(client: Client, timeout: float, update: Callable[[], None]) -> None:
+    """Wait up to ``timeout`` for the queued events, showing progress meanwhile."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if client.flush(min(0.2, left)) == 0:
+            return
+        update()
+
+
+def _note_held_for_others(spool_dir: str, destinations: list[str], err: TextIO) -> None:
+    """Say so when the spool holds events for destinations this run does not have
+    (an earlier run's, with another URL): they stay there until one does."""
+    try:
+        status = spool_status(spool_dir)
+    except SpoolError:
+        return
+    others = [b for b in status.pending if b.destination not in destinations]
+    if not others:
+        return
+    held = "; ".join(f"{b.events} for {b.destination}" for b in others)
+    err.write(
+        f"note: the spool also holds {sum(b.events for b in others)} events for other "
+        f"destinations ({held}); this run does not send them. See "
+        f"'mozdef-client spool {spool_dir} status', or export or purge them.\n"
+    )
 
 
 def stream_documents(
@@ -296,20 +382,26 @@ def stream_documents(
     client: Client,
     result: StreamResult,
     err: TextIO,
-    advance: Callable[[int], None] = lambda n: None,
+    update: Callable[[], None] = lambda: None,
 ) -> None:
-    """Send each line of ``source`` as a MozDef document; report bad lines on ``err``."""
-    read = 0
+    """Send each line of ``source`` as a MozDef document; report bad lines on ``err``.
+
+    Each document is completed like ``--json``'s (:func:`complete_document`).
+    A bad line (not JSON, nested too deeply, invalid) is reported with its
+    number, counted, and the stream goes on.
+    """
     for number, line in enumerate(source, 1):
-        read += len(line)
         if number % 256 == 0:
-            advance(read)
-            read = 0
+            update()
         if not line.strip():
             continue
         result.lines += 1
         try:
             document = json.loads(line)
+        except RecursionError:
+            result.invalid += 1
+            err.write(f"{name}:{number}: not sent: {TOO_DEEP}\n")
+            continue
         except ValueError as exc:
             result.invalid += 1
             err.write(f"{name}:{number}: not valid JSON, not sent: {exc}\n")
@@ -320,17 +412,20 @@ def stream_documents(
             continue
         kind = infer_kind(document)
         try:
-            client.send(DocumentEvent(document, kind))
+            client.send(DocumentEvent(complete_document(document, kind), kind))
         except ValidationError as exc:
             result.invalid += 1
             err.write(f"{name}:{number}: invalid {kind} event, not sent: {exc}\n")
+            continue
+        except RecursionError:
+            result.invalid += 1
+            err.write(f"{name}:{number}: invalid {kind} event, not sent: {TOO_DEEP}\n")
             continue
         except MozDefError as exc:  # the spool could not take it (durable)
             err.write(f"{name}:{number}: not sent: {exc}\n")
             result.dropped += 1
             continue
         result.submitted += 1
-    advance(read)
 
 
 def _settle(client: Client, result: StreamResult) -> None:
@@ -349,42 +444,47 @@ def _open_binary(path: str) -> IO[bytes]:
     return open(path, "rb")
 
 
-def _size(file: IO[bytes]) -> int | None:
+def _is_terminal(stream: TextIO) -> bool:
     try:
-        return os.fstat(file.fileno()).st_size or None
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _count_lines(file: IO[bytes]) -> int | None:
+    """The number of non-blank lines in a regular file (then back to its start)."""
+    try:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return None
+        count = sum(1 for line in file if line.strip())
+        file.seek(0)
     except OSError:
         return None
+    return count
 
 
 @contextlib.contextmanager
-def _progress(name: str, total: int | None, err: TextIO) -> Iterator[Callable[[int], None]]:
-    """A progress display on ``err`` when ``total`` is known and rich is installed."""
+def _progress(name: str, total: int | None, err: TextIO) -> Iterator[Callable[[int, int], None]]:
+    """A display on ``err`` of events delivered and failed out of ``total``
+    (when known, and rich is installed); yields ``show(delivered, failed)``."""
     if total is None:
-        yield lambda n: None
+        yield lambda delivered, failed: None
         return
     try:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     except ImportError:  # the 'cli' extra is not installed: no display
-        yield lambda n: None
+        yield lambda delivered, failed: None
         return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
+        TextColumn("{task.completed}/{task.total} events delivered, {task.fields[failed]} failed"),
+        TimeElapsedColumn(),
     )
     with Progress(*columns, console=Console(file=err)) as progress:
-        task = progress.add_task(f"sending {os.path.basename(name)}", total=total)
-        yield lambda n: progress.advance(task, n)
+        task = progress.add_task(f"sending {os.path.basename(name)}", total=total, failed=0)
+        yield lambda delivered, failed: progress.update(task, completed=delivered, failed=failed)
 
 
 @contextlib.contextmanager

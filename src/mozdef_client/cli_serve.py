@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import ipaddress
 import os
 import signal
 import threading
+from collections.abc import Sequence
 from typing import TextIO
 
 from .cli import Exit
-from .receiver import Receiver
-from .receiver_store import ConsolePrinter, JSONLStore, SQLiteStore
+from .receiver import ReceivedEvent, Receiver
+from .receiver_store import (
+    ConsolePrinter,
+    JSONLStore,
+    SQLiteStore,
+    Stores,
+    category_and_severity,
+    printable,
+)
+from .receiver_web import EventLog, WebView
 
-__all__ = ["is_loopback", "run_serve"]
+__all__ = ["Tally", "is_loopback", "run_serve"]
 
 TOKEN_VARIABLE = "MOZDEF_RECEIVER_TOKEN"
 
@@ -27,6 +37,31 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name: it may resolve to anything
+
+
+class Tally:
+    """Counts of received events by category and by severity, for the closing summary."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.categories: collections.Counter[str] = collections.Counter()
+        self.severities: collections.Counter[str] = collections.Counter()
+
+    def __call__(self, events: Sequence[ReceivedEvent]) -> None:
+        with self._lock:
+            for event in events:
+                category, severity = category_and_severity(event)
+                self.categories[category] += 1
+                self.severities[severity] += 1
+
+    def summary(self) -> str:
+        with self._lock:
+            lines = []
+            for label, counts in (("category", self.categories), ("severity", self.severities)):
+                if counts:
+                    listed = ", ".join(f"{printable(n)} {c}" for n, c in counts.most_common())
+                    lines.append(f"  by {label}: {listed}\n")
+        return "".join(lines)
 
 
 def run_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -47,22 +82,27 @@ def run_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         err.write(f"mozdef-client serve: cannot listen on {args.host}:{args.port}: {exc}\n")
         return Exit.USAGE
-    stores: list[JSONLStore | SQLiteStore] = []
+    stores = Stores(None, None)
     try:
         if args.jsonl:
-            stores.append(JSONLStore(args.jsonl))
+            stores.jsonl = JSONLStore(args.jsonl)
         if args.sqlite:
-            stores.append(SQLiteStore(args.sqlite))
+            stores.sqlite = SQLiteStore(args.sqlite)
     except Exception as exc:  # OSError, sqlite3.Error: both name the file
         err.write(f"mozdef-client serve: cannot open the store: {exc}\n")
         _close(receiver, stores)
         return Exit.USAGE
-    for store in stores:
-        receiver.add_sink(store)
+    # Stored first: the console and the tally show only what was stored.
+    receiver.add_sink(stores)
+    tally = Tally()
+    receiver.add_sink(tally)
+    log = EventLog()
+    receiver.add_sink(log)
+    receiver.serve_pages(WebView(log))
     if not args.quiet:
         receiver.add_sink(ConsolePrinter(out))
     _banner(receiver, args, token is not None, out, err)
-    _stop_on_sigterm()
+    _stop_on_signals()
     with contextlib.suppress(KeyboardInterrupt):
         receiver.serve_forever()
     _close(receiver, stores)
@@ -71,6 +111,7 @@ def run_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"received {stats.events} events in {stats.requests} requests: {stats.invalid} "
         f"invalid, {stats.with_warnings} with warnings; {stats.rejected} requests refused\n"
     )
+    out.write(tally.summary())
     out.flush()
     return Exit.OK
 
@@ -86,6 +127,7 @@ def _banner(
     out.write(
         f"MozDef development receiver on {receiver.base_url}\n"
         "  POST/PUT /events, POST /_bulk (JSON array or NDJSON), /custom/<app>, GET /status\n"
+        f"  web view (from this machine): {receiver.base_url}/\n"
     )
     if token:
         out.write("  requests must carry 'Authorization: Bearer <token>'\n")
@@ -97,13 +139,16 @@ def _banner(
     err.flush()
 
 
-def _stop_on_sigterm() -> None:
-    # A service manager's SIGTERM gets the same clean stop (and summary) as Ctrl-C.
+def _stop_on_signals() -> None:
+    # A service manager's SIGTERM gets the same clean stop (and summary) as
+    # Ctrl-C. SIGINT is set explicitly: Python leaves it ignored when the
+    # process started with it ignored, as a non-interactive shell's background
+    # jobs do, and "kill -INT" must still stop the receiver.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _close(receiver: Receiver, stores: list[JSONLStore | SQLiteStore]) -> None:
+def _close(receiver: Receiver, stores: Stores) -> None:
     receiver.close()
-    for store in stores:
-        store.close()
+    stores.close()

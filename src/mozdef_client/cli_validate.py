@@ -1,10 +1,12 @@
 """``mozdef-client validate``: check events in files against MozDef's format.
 
 A file holds one JSON object, a JSON array of them, or newline-delimited
-JSON. Each finding is printed as ``FILE:LINE: error: <message>`` (or
-``warning:``), the message naming the field path, e.g.
-``details.check.test.value is missing``. Array elements are located as
-``FILE[INDEX]``.
+JSON. Every broken rule of an event is printed, each on its own line, as
+``FILE:LINE: error: <message>`` (the message naming the field path, e.g.
+``details.check.test.value is missing``), then one ``warning:`` line naming
+the recommended fields it lacks. ``--strict`` makes those warnings errors.
+Array elements are located as ``FILE[INDEX]``. ``--format json`` prints one
+JSON document instead, for programs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
 from .cli import Exit
@@ -21,9 +23,12 @@ from .encoding import encode_document
 from .errors import ValidationError
 from .event import Kind
 from .receiver import infer_kind
-from .validation import recommended_field_warnings, validate_document
+from .validation import document_errors, missing_recommended_fields
 
-__all__ = ["Finding", "check_text", "run_validate"]
+__all__ = ["Finding", "check_document", "check_text", "run_validate"]
+
+TOO_DEEP = "nested too deeply to check (over Python's recursion limit)"
+_SECOND_DOCUMENT = "a second JSON document starts here"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Finding:
     location: str  # FILE:LINE or FILE[INDEX]
     level: str  # "error" or "warning"
     message: str
+    field: str = ""  # the dotted field path at fault, when there is one
 
     def __str__(self) -> str:
         return f"{self.location}: {self.level}: {self.message}"
@@ -41,8 +47,10 @@ class Finding:
 def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Check every file; returns the exit status (see :class:`~mozdef_client.cli.Exit`)."""
     kind = Kind(args.kind) if args.kind else None
+    as_json = args.format == "json"
     events = invalid = warned = 0
     unreadable = False
+    reported: list[dict[str, str]] = []
     for path in args.files:
         name = "<stdin>" if path == "-" else path
         try:
@@ -54,20 +62,37 @@ def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         count = 0
         for found, findings in check_text(text, name, kind):
             count += found
+            if args.strict:
+                findings = [_as_error(finding) for finding in findings]
             levels = {finding.level for finding in findings}
             invalid += "error" in levels
             warned += "warning" in levels and "error" not in levels
             for finding in findings:
-                out.write(f"{finding}\n")
+                if as_json:
+                    reported.append(asdict(finding))
+                else:
+                    out.write(f"{finding}\n")
         if count == 0:
-            out.write(f"{name}: warning: no events in this file\n")
+            empty = Finding(name, "warning", "no events in this file")
+            if as_json:
+                reported.append(asdict(empty))
+            else:
+                out.write(f"{empty}\n")
         events += count
-    out.write(f"checked {events} events: {invalid} invalid, {warned} with warnings\n")
+    if as_json:
+        summary = {"events": events, "invalid": invalid, "with_warnings": warned}
+        out.write(json.dumps({**summary, "findings": reported}, ensure_ascii=False) + "\n")
+    else:
+        out.write(f"checked {events} events: {invalid} invalid, {warned} with warnings\n")
     if unreadable:
         return Exit.USAGE
     if invalid or (args.strict and warned):
         return Exit.FAILED
     return Exit.OK
+
+
+def _as_error(finding: Finding) -> Finding:
+    return Finding(finding.location, "error", finding.message, finding.field)
 
 
 def _read(path: str) -> str:
@@ -78,26 +103,34 @@ def _read(path: str) -> str:
 def check_text(text: str, name: str, kind: Kind | None) -> Iterator[tuple[int, list[Finding]]]:
     """For each event in ``text`` (or unreadable JSON): (1, its findings)."""
     for location, document, error in _documents(text, name):
-        if error is not None:
-            yield 1, [Finding(location, "error", error)]
-        else:
+        if error is None:
             yield 1, check_document(document, location, kind)
+        else:  # a JSON error stands for the event it spoils, the file's layout for none
+            yield int(not error.startswith(_SECOND_DOCUMENT)), [Finding(location, "error", error)]
 
 
 def check_document(document: Any, location: str, kind: Kind | None) -> list[Finding]:
-    """The findings for one document: its first rule broken, and missing recommended fields."""
+    """Every rule the document breaks (one finding each), then one warning
+    naming the recommended fields it lacks."""
     if not isinstance(document, dict):
         return [Finding(location, "error", f"not a JSON object but {type(document).__name__}")]
     kind = kind or infer_kind(document)
-    findings = []
     try:
-        validate_document(document, kind)
-        encode_document(document)  # NaN and the like: valid Python JSON, not valid JSON
-    except ValidationError as exc:
-        findings.append(Finding(location, "error", f"{exc} ({kind} event)"))
-    warnings = [] if kind is Kind.VULNERABILITY else recommended_field_warnings(document)
-    if warnings:
-        findings.append(Finding(location, "warning", "; ".join(warnings)))
+        errors = document_errors(document, kind)
+        if not errors:
+            encode_document(document)  # NaN and the like: valid Python JSON, not valid JSON
+    except ValidationError as exc:  # an EncodingError names its field
+        errors = [exc]
+    except RecursionError:
+        return [Finding(location, "error", TOO_DEEP)]
+    findings = [
+        Finding(location, "error", f"{exc} ({kind} event)", getattr(exc, "path", ""))
+        for exc in errors
+    ]
+    missing = [] if kind is Kind.VULNERABILITY else missing_recommended_fields(document)
+    if missing:
+        message = "recommended fields missing: " + ", ".join(missing)
+        findings.append(Finding(location, "warning", message))
     return findings
 
 
@@ -108,8 +141,10 @@ def _documents(text: str, name: str) -> Iterator[tuple[str, Any, str | None]]:
         return
     try:
         whole = json.loads(stripped)
+    except RecursionError:
+        whole_error: Exception | None = RecursionError(TOO_DEEP)
     except ValueError as exc:
-        whole_error: json.JSONDecodeError | ValueError | None = exc
+        whole_error = exc
     else:
         whole_error = None
         if isinstance(whole, list):
@@ -120,7 +155,11 @@ def _documents(text: str, name: str) -> Iterator[tuple[str, Any, str | None]]:
         return
     lines = text.splitlines()
     first = next(number for number, line in enumerate(lines, 1) if line.strip())
-    if whole_error is not None and not _parses(lines[first - 1]):
+    if not _parses(lines[first - 1]):
+        concatenated = _concatenated(text)
+        if concatenated is not None:
+            yield from _report_concatenated(concatenated, name)
+            return
         # Neither one JSON document nor NDJSON from its first line: most likely
         # one pretty-printed document with a syntax error; say where, once.
         line = getattr(whole_error, "lineno", 1) + first - 1
@@ -131,10 +170,48 @@ def _documents(text: str, name: str) -> Iterator[tuple[str, Any, str | None]]:
             continue
         try:
             document = json.loads(line)
+        except RecursionError:
+            yield f"{name}:{number}", None, f"not checked: {TOO_DEEP}"
+            continue
         except ValueError as exc:
             yield f"{name}:{number}", None, f"not valid JSON: {exc}"
             continue
         yield f"{name}:{number}", document, None
+
+
+def _concatenated(text: str) -> list[tuple[int, Any]] | None:
+    """(line, document) for each of several JSON documents written one after
+    another (``jq .`` output, pretty-printed); ``None`` if ``text`` is not that."""
+    decoder = json.JSONDecoder()
+    found: list[tuple[int, Any]] = []
+    position = 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position == len(text):
+            return found if len(found) > 1 else None
+        try:
+            document, end = decoder.raw_decode(text, position)
+        except (ValueError, RecursionError):
+            return None
+        found.append((text.count("\n", 0, position) + 1, document))
+        position = end
+
+
+def _report_concatenated(
+    documents: list[tuple[int, Any]], name: str
+) -> Iterator[tuple[str, Any, str | None]]:
+    second = documents[1][0]
+    yield (
+        f"{name}:{second}",
+        None,
+        f"{_SECOND_DOCUMENT}: this file holds {len(documents)} "
+        "pretty-printed documents one after another, which is neither one JSON document "
+        "nor newline-delimited JSON (one document per line). Put them in a JSON array, or "
+        "one per line (jq -c . FILE); each is checked below",
+    )
+    for line, document in documents:
+        yield f"{name}:{line}", document, None
 
 
 def _first_line(text: str) -> int:
@@ -146,4 +223,6 @@ def _parses(line: str) -> bool:
         json.loads(line)
     except ValueError:
         return False
+    except RecursionError:
+        return True  # JSON, only too deep: a line of NDJSON, reported line by line
     return True

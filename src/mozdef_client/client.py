@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard, cast
 
+from .config_env import resolve
 from .delivery import DeadLetter, DeliveryOptions, Mode, Pipeline, Stats
 from .delivery.stats import Counters, summarize
-from .destinations import transport_from_url, url_from_environment, vulnerability_refusal
+from .destinations import transport_from_url, vulnerability_refusal
 from .encoding import encode_document
 from .errors import ConfigurationError, DeliveryError, DroppedError
 from .event import DocumentEvent, Event, Kind
@@ -54,7 +55,7 @@ class Client:
             ``sqs://queue?region=..``, ``amqps://user@host/vhost``, ``syslog:``,
             ``syslog+tls://host:6514``, ``file:///path``; see
             :mod:`mozdef_client.destinations`), a :class:`Transport`, or a list
-            of them. ``None`` reads ``MOZDEF_URL``.
+            of them. ``None`` reads ``MOZDEF_URL`` (several URLs: comma-separated).
         verify: check TLS certificates (on by default) for HTTPS, AMQPS and
             syslog over TLS.
         ca_bundle: a PEM file of CAs to trust instead of the system's.
@@ -70,36 +71,56 @@ class Client:
             ``spill`` overflow policy). Dead letters are kept there too.
         delivery: tuning of the background and durable modes.
 
+    An argument left out (``None``) is read from its ``MOZDEF_*`` variable
+    (``MOZDEF_TOKEN``, ``MOZDEF_MODE``, ``MOZDEF_SPOOL_DIR``, ...; the table is
+    in :mod:`mozdef_client.config_env`), else takes its default; an argument
+    given always wins. ``spool_dir`` expands ``~``.
+
     Raises:
-        ConfigurationError: a destination or option is not valid.
+        ConfigurationError: a destination, option or variable is not valid
+            (a variable is named), or ``spool_dir`` is given in sync mode.
     """
 
     def __init__(
         self,
         destinations: Destination | Sequence[Destination] | None = None,
         *,
-        verify: bool = True,
+        verify: bool | None = None,
         ca_bundle: str | None = None,
         client_cert: str | None = None,
         client_key: str | None = None,
         headers: Mapping[str, str] | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 10.0,
-        mode: Mode = "sync",
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        mode: Mode | None = None,
         spool_dir: str | None = None,
         delivery: DeliveryOptions | None = None,
     ) -> None:
-        http = HTTPOptions(
-            verify=verify,
+        if mode is not None and mode not in ("sync", "background", "durable"):
+            raise ConfigurationError(
+                f"mode must be 'sync', 'background' or 'durable', not {mode!r}"
+            )
+        settings = resolve(
+            destinations_given=destinations is not None,
+            headers=headers,
+            mode=mode,
+            spool_dir=spool_dir,
             ca_bundle=ca_bundle,
-            client_cert=client_cert,
-            client_key=client_key,
-            headers=headers or {},
+            verify=verify,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
+        http = HTTPOptions(
+            verify=settings.verify,
+            ca_bundle=settings.ca_bundle,
+            client_cert=client_cert,
+            client_key=client_key,
+            headers=settings.headers,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
         if destinations is None:
-            destinations = url_from_environment()
+            destinations = settings.destinations or []
         if isinstance(destinations, str) or _is_transport(destinations):
             listed: Sequence[Destination] = [destinations]
         else:
@@ -111,21 +132,17 @@ class Client:
         self._refuse_vulnerabilities = [
             reason for t in self._transports if (reason := vulnerability_refusal(t))
         ]
-        if mode not in ("sync", "background", "durable"):
-            raise ConfigurationError(
-                f"mode must be 'sync', 'background' or 'durable', not {mode!r}"
-            )
-        self.mode: Mode = mode
+        self.mode: Mode = settings.mode
         # Sync mode's counters: submitted here, the rest per destination.
         self._counters = Counters()
         self._destination_counters = [Counters() for _ in self._transports]
         self._pipeline: Pipeline | None = None
-        if mode != "sync":
+        if self.mode != "sync":
             self._pipeline = Pipeline(
                 self._transports,
-                durable=mode == "durable",
+                durable=self.mode == "durable",
                 options=delivery or DeliveryOptions(),
-                spool_dir=spool_dir,
+                spool_dir=settings.spool_dir,
             )
 
     def __repr__(self) -> str:

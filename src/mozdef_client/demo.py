@@ -99,7 +99,7 @@ class _Path:
 
 
 def _sync(receiver: Receiver, spool_dir: str) -> int:
-    with Client(receiver.url) as client:
+    with Client(receiver.url, mode="sync") as client:  # whatever MOZDEF_MODE says
         for event in sample_events():
             client.send(event)
     return len(sample_events())

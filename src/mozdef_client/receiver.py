@@ -11,9 +11,12 @@ as :class:`ReceivedEvent` ``errors`` (e.g. "MozDef would strip this" for a
 vulnerability document outside ``/custom/vulnerability``) and ``warnings``.
 
 It binds loopback by default, caps body sizes (413), can demand a bearer
-token (401), gives each connection a socket timeout, and answers malformed
-HTTP with a 4xx instead of crashing. For development and tests, not
-production.
+token (401), and answers malformed HTTP with a 4xx instead of crashing.
+Each connection has its own thread and a deadline for each request (a
+client that trickles its headers is cut off at ``connection_timeout``, however
+often it sends a byte); at the connection cap, the connection that has waited
+longest for its request makes room for a new one, so slow clients cannot lock
+out the rest. For development and tests, not production.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import hmac
 import http.server
 import logging
+import re
 import socket
 import socketserver
 import threading
@@ -58,10 +62,33 @@ DEFAULT_MAX_CONNECTIONS = 256
 # dropping) a bounded amount first lets it see the answer instead of a reset.
 _DRAIN_BYTES = 64 * 1024 * 1024
 _DRAIN_SECONDS = 2.0
-# How often the serving loop looks for a close(): the most close() waits.
+# How often the serving loop looks for a close() and for connections past
+# their deadline: the most close() waits, and how late a deadline may bite.
 _POLL_SECONDS = 0.05
+# Bursts of connections wait in the kernel's queue rather than being reset
+# (socketserver's default is 5).
+_LISTEN_BACKLOG = 1024
+# A body may take the timeout plus this long per byte to arrive (256 KiB/s).
+_BODY_SECONDS_PER_BYTE = 1 / (256 * 1024)
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 Sink = Callable[[Sequence[ReceivedEvent]], None]
+# Answers a GET the intake does not: (path, client address) -> (status, body,
+# content type), or None for 404. The web view (receiver_web.py) is one.
+Pages = Callable[[str, str], "tuple[int, bytes, str] | None"]
+# What every page answer carries: the web page runs only its own script and
+# style and frames nothing. It shows event content as text; were anything ever
+# to slip through, it could neither load nor send anything elsewhere.
+SECURITY_HEADERS = (
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +125,36 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        # A per-connection timeout: a slow or silent client costs one idle
-        # thread for a bounded time, never the whole receiver.
+        # A per-connection socket timeout, and a deadline per request that the
+        # serving loop enforces: a slow or silent client costs one thread for
+        # a bounded time, never the whole receiver.
         self.connection.settimeout(self.server.connection_timeout)
+
+    def handle_one_request(self) -> None:
+        # Reading the request line and headers (or waiting idle for them on a
+        # kept-alive connection) must end within the timeout, whatever the pace.
+        self.server.start_reading(self.connection)
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
-    def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
+    def _reply(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str = "text/plain",
+        *,
+        page_headers: bool = False,
+    ) -> None:
         if status >= 400:
             self.server.count_rejected()
         self.send_response(status)
         if body:
             self.send_header("Content-Type", content_type)
+        if page_headers:
+            for name, value in SECURITY_HEADERS:
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         if status == 401:
             self.send_header("WWW-Authenticate", 'Bearer realm="mozdef"')
@@ -125,10 +169,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().send_error(code, message, explain)
 
     def do_GET(self) -> None:
+        self.server.stop_reading(self.connection)
         if self.path.split("?", 1)[0].rstrip("/") == "/status":
             self._reply(200, b'{"status": "ok", "service": "loginput"}', "application/json")
-        else:
+            return
+        page = self.server.pages(self.path, self.client_address[0]) if self.server.pages else None
+        if page is None:
             self._reply(404, b"not found\n")
+            return
+        status, body, content_type = page
+        self._reply(status, body, content_type, page_headers=True)
 
     def _intake(self) -> None:
         route = _route(self.path)
@@ -143,13 +193,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._discard(length)
             self._reply(401, b"unauthorised\n")
             return
+        self.server.extend_deadline(self.connection, length * _BODY_SECONDS_PER_BYTE)
         body = self._read_body(length)
+        self.server.stop_reading(self.connection)
         if body is None:
             return
         try:
             documents = parse_body(route, body)
         except BulkBodyError as exc:  # MozDef would answer 200 and lose the event
             self._reply(400, f"{exc}\n".encode())
+            return
+        except RecursionError:
+            self._reply(400, b"invalid JSON: nested too deeply\n")
             return
         except ValueError as exc:
             self._reply(500, f"invalid JSON: {exc}\n".encode())
@@ -170,19 +225,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self._reply(411, b"send a Content-Length; chunked bodies are not supported\n")
             return None
-        header = self.headers.get("Content-Length")
-        if header is None:
+        headers = self.headers.get_all("Content-Length") or []
+        if not headers:
             self.close_connection = True
             self._reply(411, b"Content-Length required\n")
             return None
-        try:
-            length = int(header)
-        except ValueError:
-            length = -1
-        if length < 0:
+        # Digits only, once: int() would also take "+10", "1_0" and " 10 ",
+        # and two lengths leave it open where the body ends (request smuggling).
+        if len(headers) > 1 or not _DIGITS.fullmatch(headers[0].strip(" \t")):
             self.close_connection = True
             self._reply(400, b"bad Content-Length\n")
             return None
+        length = int(headers[0].strip(" \t"))
         if length > self.server.max_body_bytes:
             self._discard(length)
             self.close_connection = True
@@ -254,8 +308,11 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             None if token is None else f"Bearer {token}".encode("utf-8", "surrogateescape")
         )
         self.rejected = 0
-        self._connections: set[socket.socket] = set()
+        self.pages: Pages | None = None
+        # Each open connection, with (since, deadline) while it reads a request.
+        self._connections: dict[socket.socket, tuple[float, float] | None] = {}
         self._connections_lock = threading.Lock()
+        self.request_queue_size = _LISTEN_BACKLOG
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -271,11 +328,53 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         with self._connections_lock:
             self.rejected += 1
 
+    def start_reading(self, connection: socket.socket) -> None:
+        now = time.monotonic()
+        with self._connections_lock:
+            if connection in self._connections:
+                self._connections[connection] = (now, now + self.connection_timeout)
+
+    def extend_deadline(self, connection: socket.socket, seconds: float) -> None:
+        with self._connections_lock:
+            reading = self._connections.get(connection)
+            if reading is not None:
+                self._connections[connection] = (reading[0], reading[1] + seconds)
+
+    def stop_reading(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            if connection in self._connections:
+                self._connections[connection] = None
+
+    def service_actions(self) -> None:
+        # Called by serve_forever between polls: cut connections past their deadline.
+        now = time.monotonic()
+        with self._connections_lock:
+            late = [c for c, r in self._connections.items() if r is not None and r[1] < now]
+            for connection in late:
+                self._connections[connection] = None
+        for connection in late:
+            logger.debug("a connection took over %ss to send its request", self.connection_timeout)
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
     def process_request(self, request: Any, client_address: Any) -> None:
+        evict = None
         with self._connections_lock:
             full = len(self._connections) >= self.max_connections
+            if full:
+                # Make room by ending the connection that has waited longest for
+                # its request (slow, stalled or idle), not by refusing this one.
+                reading = [(r[0], c) for c, r in self._connections.items() if r is not None]
+                if reading:
+                    evict = min(reading, key=lambda pair: pair[0])[1]
+                    self._connections[evict] = None
+                    full = False
             if not full:
-                self._connections.add(request)
+                self._connections[request] = None
+        if evict is not None:
+            logger.warning("at %d connections: closing the slowest", self.max_connections)
+            with contextlib.suppress(OSError):
+                evict.shutdown(socket.SHUT_RDWR)
         if full:
             logger.warning("over %d connections: refusing one", self.max_connections)
             self.close_request(request)
@@ -284,7 +383,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
+            self._connections.pop(request, None)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -362,6 +461,10 @@ class Receiver:
     def add_sink(self, sink: Sink) -> None:
         """Also hand each request's events to ``sink`` (a store, a printer)."""
         self._sinks.append(sink)
+
+    def serve_pages(self, pages: Pages) -> None:
+        """Answer GET requests other than ``/status`` with ``pages`` (the web view)."""
+        self._server.pages = pages
 
     def _accept(self, path: str, documents: list[Any]) -> None:
         now = time.time()

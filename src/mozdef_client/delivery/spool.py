@@ -26,7 +26,20 @@ from ..errors import ConfigurationError, SpoolError, SpoolFullError
 from ..severity import Severity
 from ..transports.base import EncodedEvent
 
-__all__ = ["DeadLetter", "Spool", "SpooledEvent"]
+__all__ = [
+    "Backlog",
+    "DeadLetter",
+    "DeadLetterGroup",
+    "Spool",
+    "SpoolStatus",
+    "SpooledEvent",
+    "StoredEvent",
+    "export_spool",
+    "purge_spool",
+    "requeue_dead_letters",
+    "spool_path",
+    "spool_status",
+]
 
 SPOOL_FILENAME = "mozdef-spool.sqlite3"
 
@@ -409,3 +422,149 @@ def _process_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# -- inspection and repair, for ``mozdef-client spool`` ------------------------
+# What the command needs from the store, in a few functions on a directory, so
+# that another store needs only these rewritten. They open the database as a
+# second user would, while a sender may be using it.
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The events waiting for one destination."""
+
+    destination: str
+    events: int
+    bytes: int
+    oldest: float  # when the oldest was spooled (time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterGroup:
+    """Dead letters of one destination refused for one reason."""
+
+    destination: str
+    reason: str
+    events: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStatus:
+    path: str
+    pending: list[Backlog]
+    dead_letters: list[DeadLetterGroup]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as it sits in the spool, for export."""
+
+    destination: str
+    payload: bytes
+    created: float
+    error: str | None  # a dead letter's reason; None for a pending event
+
+
+def spool_path(directory: str) -> str:
+    """The spool's database file in ``directory``.
+
+    Raises:
+        SpoolError: there is no spool there.
+    """
+    path = os.path.join(os.path.expanduser(directory), SPOOL_FILENAME)
+    if not os.path.isfile(path):
+        raise SpoolError(f"no spool in {directory} (no {SPOOL_FILENAME})")
+    return path
+
+
+@contextlib.contextmanager
+def _open_existing(directory: str) -> Iterator[sqlite3.Connection]:
+    path = spool_path(directory)
+    try:
+        db = sqlite3.connect(path, timeout=10, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise SpoolError(f"cannot open the spool {path}: {exc}") from exc
+    try:
+        yield db
+    except sqlite3.Error as exc:
+        raise SpoolError(f"cannot use the spool {path}: {exc}") from exc
+    finally:
+        db.close()
+
+
+def _where(destination: str | None) -> tuple[str, tuple[str, ...]]:
+    return ("WHERE destination = ?", (destination,)) if destination is not None else ("", ())
+
+
+def spool_status(directory: str) -> SpoolStatus:
+    """Pending events per destination (count, bytes, oldest) and dead letters by reason."""
+    with _open_existing(directory) as db:
+        pending = db.execute(
+            "SELECT destination, COUNT(*), SUM(LENGTH(payload)), MIN(created) FROM events "
+            "GROUP BY destination ORDER BY destination"
+        ).fetchall()
+        dead = db.execute(
+            "SELECT destination, error, COUNT(*), SUM(LENGTH(payload)) FROM dead_letters "
+            "GROUP BY destination, error ORDER BY destination, COUNT(*) DESC, error"
+        ).fetchall()
+    return SpoolStatus(
+        spool_path(directory),
+        [Backlog(d, int(n), int(b), float(o)) for d, n, b, o in pending],
+        [DeadLetterGroup(d, e, int(n), int(b)) for d, e, n, b in dead],
+    )
+
+
+def requeue_dead_letters(directory: str, destination: str | None = None) -> int:
+    """Move dead letters back into the queue of their destination; returns how many."""
+    where, args = _where(destination)
+    with _open_existing(directory) as db:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            moved = db.execute(
+                "INSERT INTO events (destination, payload, severity, created) "
+                f"SELECT destination, payload, severity, ? FROM dead_letters {where} ORDER BY id",
+                (time.time(), *args),
+            ).rowcount
+            db.execute(f"DELETE FROM dead_letters {where}", args)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    return int(moved)
+
+
+def purge_spool(
+    directory: str, *, pending: bool, dead_letters: bool, destination: str | None = None
+) -> tuple[int, int]:
+    """Delete pending events and/or dead letters; returns (pending, dead letters) deleted."""
+    where, args = _where(destination)
+    counts = [0, 0]
+    with _open_existing(directory) as db:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for index, (wanted, table) in enumerate(
+                ((pending, "events"), (dead_letters, "dead_letters"))
+            ):
+                if wanted:
+                    counts[index] = db.execute(f"DELETE FROM {table} {where}", args).rowcount
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    return counts[0], counts[1]
+
+
+def export_spool(
+    directory: str, *, dead_letters: bool, destination: str | None = None
+) -> Iterator[StoredEvent]:
+    """The pending events (or the dead letters), oldest first."""
+    where, args = _where(destination)
+    with _open_existing(directory) as db:
+        if dead_letters:
+            query = f"SELECT destination, payload, created, error FROM dead_letters {where}"
+        else:
+            query = f"SELECT destination, payload, created, NULL FROM events {where}"
+        for d, payload, created, error in db.execute(query + " ORDER BY id", args):
+            yield StoredEvent(d, bytes(payload), float(created), error)

@@ -1,0 +1,132 @@
+"""``mozdef-client spool DIR status|replay|purge|export``: look into a durable spool.
+
+The spool is the one a durable client (``mode="durable"``, ``send --jsonl
+--spool-dir DIR``) keeps in DIR. Everything here goes through the few
+functions of :mod:`mozdef_client.delivery.spool` made for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TextIO
+
+from .cli import Exit
+from .delivery.spool import (
+    SpoolStatus,
+    export_spool,
+    purge_spool,
+    requeue_dead_letters,
+    spool_status,
+)
+from .errors import SpoolError
+
+__all__ = ["format_status", "run_spool"]
+
+
+def run_spool(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run one ``spool`` action; returns the exit status."""
+    try:
+        if args.action == "status":
+            out.write(format_status(spool_status(args.directory), time.time()))
+            return Exit.OK
+        if args.action == "replay":
+            moved = requeue_dead_letters(args.directory, args.destination)
+            out.write(
+                f"moved {moved} dead letters back into the queue; the next durable client "
+                f"on this spool (send --jsonl ... --spool-dir {args.directory}) sends them\n"
+            )
+            return Exit.OK
+        if args.action == "purge":
+            return _purge(args, out, err)
+        return _export(args, out)
+    except SpoolError as exc:
+        err.write(f"mozdef-client spool: {exc}\n")
+        return Exit.USAGE
+
+
+def format_status(status: SpoolStatus, now: float) -> str:
+    lines = [f"spool {status.path}"]
+    total = sum(b.events for b in status.pending)
+    lines.append(
+        f"pending: {total} events, {_bytes(sum(b.bytes for b in status.pending))}"
+        + (":" if total else "")
+    )
+    for backlog in status.pending:
+        lines.append(
+            f"  {backlog.destination}: {backlog.events} events, {_bytes(backlog.bytes)}, "
+            f"oldest {_age(now - backlog.oldest)} old"
+        )
+    dead = sum(group.events for group in status.dead_letters)
+    lines.append(f"dead letters: {dead}" + (" (by destination and reason):" if dead else ""))
+    for group in status.dead_letters:
+        lines.append(f"  {group.destination}: {group.events} events: {group.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def _purge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    pending = args.what in ("pending", "all")
+    dead = args.what in ("dead-letters", "all")
+    status = spool_status(args.directory)
+    count_pending = sum(
+        b.events for b in status.pending if pending and args.destination in (None, b.destination)
+    )
+    count_dead = sum(
+        g.events for g in status.dead_letters if dead and args.destination in (None, g.destination)
+    )
+    if count_pending + count_dead == 0:
+        out.write("nothing to purge\n")
+        return Exit.OK
+    what = f"{count_pending} pending events and {count_dead} dead letters"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            err.write(f"mozdef-client spool: purge would delete {what}; add --yes to confirm\n")
+            return Exit.USAGE
+        err.write(f"delete {what} from {status.path}? [y/N] ")
+        err.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            out.write("nothing deleted\n")
+            return Exit.FAILED
+    deleted_pending, deleted_dead = purge_spool(
+        args.directory, pending=pending, dead_letters=dead, destination=args.destination
+    )
+    out.write(f"deleted {deleted_pending} pending events and {deleted_dead} dead letters\n")
+    return Exit.OK
+
+
+def _export(args: argparse.Namespace, out: TextIO) -> int:
+    dead = args.what == "dead-letters"
+    for stored in export_spool(args.directory, dead_letters=dead, destination=args.destination):
+        document = stored.payload.decode("utf-8", "replace")
+        if args.envelope:
+            envelope = {
+                "destination": stored.destination,
+                "spooled_at": stored.created,
+                "error": stored.error,
+                "document": json.loads(document),
+            }
+            document = json.dumps(envelope, ensure_ascii=False)
+        out.write(document.rstrip("\n") + "\n")
+    out.flush()
+    return Exit.OK
+
+
+def _bytes(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
