@@ -18,10 +18,18 @@ from dataclasses import dataclass
 from ..errors import ConfigurationError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
+from ._failures import CATCH_ALL, Rule, translating
 from ._syslog_format import clean_header_field, rfc3164_header, syslog_priority
 from .base import EncodedEvent
 
-__all__ = ["SyslogOptions", "SyslogTransport", "syslog_priority"]
+__all__ = ["SYSLOG_FAILURES", "SyslogOptions", "SyslogTransport", "syslog_priority"]
+
+#: Foreign exceptions of writing to the local socket (``EMSGSIZE`` is
+#: recognised first: an :class:`EventTooLargeError`).
+SYSLOG_FAILURES = (
+    Rule((OSError,), RetryableError, "could not write to"),
+    CATCH_ALL,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +95,7 @@ class SyslogTransport:
                     f"{self.name} takes at most {self._options.max_message_bytes}",
                     destination=self.name,
                 )
-        with self._lock:
+        with translating(SYSLOG_FAILURES, self.name), self._lock:
             for line in lines:
                 self._send_line(line)
 
