@@ -57,6 +57,10 @@ class Client:
         headers: extra HTTP headers, e.g. ``{"Authorization": "Bearer ..."}``;
             never shown in ``repr``, logs or errors.
         connect_timeout, read_timeout: HTTP timeouts in seconds.
+        total_timeout: the most seconds one HTTP request may take in all
+            (default: connect_timeout + read_timeout); past it the request
+            fails with a :class:`RetryableError`, however steadily the
+            server trickles its answer.
         mode: ``"sync"`` delivers in ``send()`` and raises on failure;
             ``"background"`` queues in memory and returns (a worker thread
             batches, retries and delivers); ``"durable"`` returns once the
@@ -80,6 +84,7 @@ class Client:
         headers: Mapping[str, str] | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
+        total_timeout: float | None = None,
         mode: Mode = "sync",
         spool_dir: str | None = None,
         delivery: DeliveryOptions | None = None,
@@ -92,6 +97,7 @@ class Client:
             headers=headers or {},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            total_timeout=total_timeout,
         )
         if destinations is None:
             destinations = url_from_environment()
