@@ -28,7 +28,7 @@ REDACTED = "<redacted>"
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s'\"<>]*@")
 # A query parameter's value, in a whole URL or a bare "/events?token=..." (as
 # urllib3 quotes request targets): everything after '=' up to the next separator.
-_QUERY_VALUE = re.compile(r"(?P<key>[?&;](?P<name>[^=&#\s'\"<>?]*)=)[^&#;\s'\"<>]*")
+_QUERY_VALUE = re.compile(r"(?P<key>[?&;](?P<name>[^=&#\s'\"<>?]*)=)(?:<redacted>|[^&#;\s'\"<>]*)")
 # This library's own destination parameters, which never hold secrets (an AMQP
 # destination's name shows its exchange and routing key).
 _PLAIN_PARAMETERS = frozenset({

@@ -310,6 +310,11 @@ class HTTPTransport:
                 detail = _detail(foreign)
                 error = translate(HTTP_FAILURES, foreign, self.name, self._secrets, detail)
                 raise error from sanitized_cause(foreign, self._secrets)
+            if limit.fired:
+                # Cut short by the deadline while its headers came: a truncated
+                # head can parse as a whole one ("200 OK" and half a header).
+                _release(response)
+                raise self._deadline_error()
             try:
                 # Read even a 2xx answer's (short) body: a connection is kept
                 # for the next request only when nothing of the answer is left.
