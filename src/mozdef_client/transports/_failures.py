@@ -77,7 +77,10 @@ CATCH_ALL = Rule((Exception,), RetryableError, "unexpected failure talking to")
 
 def describe(exc: BaseException) -> str:
     """The useful text of a foreign exception (its type when it has none)."""
-    text = str(exc).strip()
+    try:
+        text = str(exc).strip()
+    except Exception:  # a broken __str__ must not hide the failure itself
+        text = ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
