@@ -64,15 +64,17 @@ class ReceiverProcess:
     The log gets every accepted event (one JSON line) before it is answered.
     """
 
-    def __init__(self, port: int, log: Path) -> None:
+    def __init__(self, port: int, log: Path, chaos: bool = False) -> None:
         self.port = port
         self.log = log
+        self.chaos = chaos  # refuse some requests with 503, 429 and 413
         self.url = f"http://127.0.0.1:{port}/events"
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(TESTS / "servers.py"), str(self.port), str(self.log)],
+            [sys.executable, str(TESTS / "servers.py"), str(self.port), str(self.log)]
+            + (["chaos"] if self.chaos else []),
             stdout=subprocess.PIPE,
             text=True,
         )
