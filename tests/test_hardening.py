@@ -17,12 +17,12 @@ import textwrap
 import time
 
 import pytest
-from delivery_helpers import python_env
-from servers import Receiver, free_port
 
+from delivery_helpers import python_env
 from mozdef_client import Client, ConfigurationError, Event
 from mozdef_client.delivery import DeliveryOptions, RetryPolicy
 from mozdef_client.handler import MozDefHandler
+from servers import Receiver, free_port
 
 # -- 5. header values ------------------------------------------------------------------
 
@@ -112,8 +112,9 @@ def test_legacy_fire_and_forget_loses_nothing_at_exit_after_a_short_outage(
     for run in range(3):
         before = len(receiver.events)
         receiver.script(*[503] * 5)
-        done = subprocess.run([sys.executable, "-c", LEGACY_EXIT, receiver.url],
-                              env=python_env(), capture_output=True, text=True, timeout=60)  # fmt: skip
+        command = [sys.executable, "-c", LEGACY_EXIT, receiver.url]
+        done = subprocess.run(command, env=python_env(), capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "not delivered" not in done.stderr, f"run {run}: {done.stderr}"
         assert len(receiver.events) - before == 5000, f"run {run}"

@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
+
 from delivery_helpers import ReceiverProcess, numbers_of, wait_until
 from hostile import PeakRSS
-from servers import free_port
-
 from mozdef_client import Client, Event
 from mozdef_client.delivery import DeliveryOptions, RetryPolicy
+from servers import free_port
 
 THREADS_PER_MODE = 8
 EVENTS_PER_THREAD = 1500
