@@ -331,18 +331,24 @@ class Lane:
             self._dead_letter(source, items, error)
             return []
         self.counters.add("retried", len(items))
-        if self._sleep(policy.delay(error, attempts)):
+        asked = getattr(error, "retry_after", None) is not None
+        if self._sleep(policy.delay(error, attempts), asked):
             self._abandon(source, items)
             return []
         return items
 
-    def _sleep(self, delay: float) -> bool:
-        """Back off for ``delay`` seconds, less while hurried; True if the lane stopped."""
+    def _sleep(self, delay: float, asked: bool) -> bool:
+        """Back off for ``delay`` seconds, less while hurried; True if the lane stopped.
+
+        While a flush or close waits, a server's ``Retry-After`` (``asked``)
+        is still honoured when it ends before that deadline; any other wait
+        is cut to :data:`HURRY_INTERVAL`.
+        """
         end = time.monotonic() + delay
         while not self._stop.is_set():
             now = time.monotonic()
             hurry_until = self._hurry_until
-            if hurry_until is not None and now < hurry_until:
+            if hurry_until is not None and now < hurry_until and (not asked or end > hurry_until):
                 end = min(end, now + HURRY_INTERVAL)
             if now >= end:
                 return False

@@ -129,6 +129,7 @@ class HTTPOptions:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"{label} must be a positive number of seconds")
+        check_tls_files(self)
 
     @property
     def effective_total_timeout(self) -> float:
@@ -136,7 +137,6 @@ class HTTPOptions:
         if self.total_timeout is not None:
             return float(self.total_timeout)
         return float(self.connect_timeout + self.read_timeout)
-        check_tls_files(self)
 
 
 class _PoolRegistry:
