@@ -301,8 +301,8 @@ class AMQPTransport:
 def amqp_failures(pika: Any) -> tuple[Rule, ...]:
     """pika's and the socket's exceptions, and what they become (first match).
 
-    ``AMQPTransport._translate`` words some of them better (broker close
-    codes, blocked publishing); the class is always the one here.
+    ``AMQPTransport._translate`` words some of them better, and decides a
+    close by the broker (an AMQPError here) by its reply code instead.
     """
     from pika.adapters.utils import connection_workflow as workflow
 
