@@ -64,20 +64,31 @@ class ReceiverProcess:
     The log gets every accepted event (one JSON line) before it is answered.
     """
 
-    def __init__(self, port: int, log: Path) -> None:
+    def __init__(self, port: int, log: Path, chaos: bool = False) -> None:
         self.port = port
         self.log = log
+        self.chaos = chaos  # refuse some requests with 503, 429 and 413
         self.url = f"http://127.0.0.1:{port}/events"
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(TESTS / "servers.py"), str(self.port), str(self.log)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        assert self.process.stdout.readline().strip() == "ready"
+        # A restart can find the port briefly taken: a client retrying a dead
+        # loopback port in the ephemeral range may connect to itself on it.
+        for _ in range(50):
+            self.process = subprocess.Popen(
+                [sys.executable, str(TESTS / "servers.py"), str(self.port), str(self.log)]
+                + (["chaos"] if self.chaos else []),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            assert self.process.stdout is not None
+            if self.process.stdout.readline().strip() == "ready":
+                return
+            self.process.wait(10)
+            self.process.stdout.close()
+            time.sleep(0.05)
+        raise AssertionError(f"the receiver could not listen on port {self.port}")
 
     def kill(self) -> None:
         """Kill it at once: connections drop, unanswered requests are lost."""

@@ -74,6 +74,10 @@ class _State:
     # logged and answered under ``answering``, so a kill never splits the two.
     log: Any = None
     answering: threading.Lock = field(default_factory=threading.Lock)
+    # With chaos on (the subprocess receiver's third argument), some requests
+    # are refused by turns: 503, 429 (Retry-After 0), and 413 for batches.
+    chaos: bool = False
+    served: int = 0
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
@@ -92,6 +96,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             fault = state.faults.popleft() if state.faults else Fault()
+            state.served += 1
+            if state.chaos:
+                fault = _chaos(state.served, body)
         if fault.reset:
             # RST rather than FIN: SO_LINGER with a zero timeout.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -133,6 +140,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def _chaos(number: int, body: bytes) -> Fault:
+    if number % 7 == 3:
+        return Fault(503)
+    if number % 11 == 5:
+        return Fault(429, retry_after="0")
+    if number % 13 == 7 and body.count(b"\n") > 1:  # a batch: the sender splits it
+        return Fault(413)
+    return Fault()
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -261,6 +278,7 @@ if __name__ == "__main__":
     receiver = Receiver(port)
     state = receiver._server.state
     state.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115
+    state.chaos = sys.argv[3:] == ["chaos"]
 
     def die(signum: int, frame: Any) -> None:
         state.answering.acquire()

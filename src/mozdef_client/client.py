@@ -63,6 +63,10 @@ class Client:
         headers: extra HTTP headers, e.g. ``{"Authorization": "Bearer ..."}``;
             never shown in ``repr``, logs or errors.
         connect_timeout, read_timeout: HTTP timeouts in seconds.
+        total_timeout: the most seconds one HTTP request may take in all
+            (default: connect_timeout + read_timeout); past it the request
+            fails with a :class:`RetryableError`, however steadily the
+            server trickles its answer.
         mode: ``"sync"`` delivers in ``send()`` and raises on failure;
             ``"background"`` queues in memory and returns (a worker thread
             batches, retries and delivers); ``"durable"`` returns once the
@@ -92,6 +96,7 @@ class Client:
         headers: Mapping[str, str] | None = None,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
+        total_timeout: float | None = None,
         mode: Mode | None = None,
         spool_dir: str | None = None,
         delivery: DeliveryOptions | None = None,
@@ -118,6 +123,7 @@ class Client:
             headers=settings.headers,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
+            total_timeout=total_timeout,
         )
         if destinations is None:
             destinations = settings.destinations or []

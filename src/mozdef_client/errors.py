@@ -16,10 +16,16 @@ decided by the class, never by parsing a message::
         │   └── EventTooLargeError            over the transport's size limit
         └── DroppedError                      counted as dropped, never raised to callers
 
-Messages never contain credentials or header values.
+Messages never contain credentials or header values: a delivery error's
+message passes through :func:`mozdef_client._redact.redact` (userinfo and
+query values of URLs removed), and transports scrub the header values they
+know of before they build one. Errors raised for a foreign exception (urllib3,
+pika, botocore, OSError) are raised from a cause that carries no secret.
 """
 
 from __future__ import annotations
+
+from ._redact import redact
 
 __all__ = [
     "ConfigurationError",
@@ -82,7 +88,7 @@ class DeliveryError(MozDefError):
     """
 
     def __init__(self, message: str, *, destination: str = "", status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.destination = destination
         self.status = status
 

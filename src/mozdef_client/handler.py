@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from .client import Client
 from .delivery import DeliveryOptions
@@ -141,6 +142,17 @@ class MozDefHandler(logging.Handler):
             exception=exception_details(record.exc_info, self.mapping.include_traceback),
             stack=record.stack_info,
         )
+
+    def handle(self, record: logging.LogRecord) -> Any:
+        """Filter and emit ``record``, never taking the lock for the library's own records.
+
+        They are never sent; taking the handler's lock for them would make a
+        thread that logs while another sends through a sync client (the
+        in-process test receiver, a delivery worker) wait for that send.
+        """
+        if is_library_record(record.name, record.threadName):
+            return False
+        return super().handle(record)
 
     def emit(self, record: logging.LogRecord) -> None:
         """Queue the record's event; anything that goes wrong goes to handleError."""

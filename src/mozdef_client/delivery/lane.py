@@ -40,6 +40,11 @@ Item = Any  # EncodedEvent from memory, SpooledEvent from the spool
 #: The start of every worker thread's name ("mozdef-delivery https://...").
 THREAD_NAME_PREFIX = "mozdef-delivery"
 
+#: While a flush or close with a deadline waits, retries come this often
+#: instead of after the backoff: the last tries must fit in the deadline, or a
+#: short outage that has already ended would lose every queued event at exit.
+HURRY_INTERVAL = 0.05
+
 # Set on each worker thread: what is logged there must never be sent as an
 # event (a failing destination's logging would feed events about itself).
 _worker = threading.local()
@@ -84,6 +89,10 @@ class Lane:
         self._wake = self.memory.wake if self.memory is not None else threading.Event()
         self._closing = threading.Event()
         self._stop = threading.Event()
+        # Set to wake a worker sleeping out a backoff (a flush or close began).
+        self._nudge = threading.Event()
+        # The latest deadline of a flush or close waiting on this lane, if any.
+        self._hurry_until: float | None = None
         # Memory events taken by the worker and not yet settled. Taking and
         # counting happen under this lock, so pending() never misses a batch
         # on its way from the queue to the transport.
@@ -147,16 +156,33 @@ class Lane:
             in_memory, in_spool = self.pending()
             return self.counters.stamped_snapshot(in_memory, in_spool)
 
-    def flush(self, deadline: float) -> int:
-        """Wait until everything queued is settled or ``deadline``; returns what is left."""
-        while True:
-            left = sum(self.pending())
-            if left == 0 or time.monotonic() >= deadline or self._stop.is_set():
-                return left
-            if self._thread is None:
-                self.start()
-            self._wake.set()
-            time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+    def flush(self, deadline: float, hurry: bool = True) -> int:
+        """Wait until everything queued is settled or ``deadline``; returns what is left.
+
+        ``hurry``: retry without backoff meanwhile (a flush or close with a
+        real deadline), so the remaining attempts happen before it.
+        """
+        if hurry:
+            self.hurry(deadline)
+        try:
+            while True:
+                left = sum(self.pending())
+                if left == 0 or time.monotonic() >= deadline or self._stop.is_set():
+                    return left
+                if self._thread is None:
+                    self.start()
+                self._wake.set()
+                time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+        finally:
+            if hurry and self._hurry_until == deadline:
+                self._hurry_until = None
+
+    def hurry(self, deadline: float) -> None:
+        """Until ``deadline``, retry every :data:`HURRY_INTERVAL` instead of backing off."""
+        if self._hurry_until is None or deadline > self._hurry_until:
+            self._hurry_until = deadline
+        self._nudge.set()
+        self._wake.set()
 
     def close(self, deadline: float) -> tuple[int, int]:
         """Deliver what can be delivered by ``deadline``, then stop.
@@ -167,6 +193,7 @@ class Lane:
         self.flush(deadline)
         self._closing.set()
         self._stop.set()
+        self._nudge.set()
         self._wake.set()
         thread = self._thread
         if thread is not None:
@@ -308,10 +335,30 @@ class Lane:
             self._dead_letter(source, items, error)
             return []
         self.counters.add("retried", len(items))
-        if self._stop.wait(policy.delay(error, attempts)):
+        asked = getattr(error, "retry_after", None) is not None
+        if self._sleep(policy.delay(error, attempts), asked):
             self._abandon(source, items)
             return []
         return items
+
+    def _sleep(self, delay: float, asked: bool) -> bool:
+        """Back off for ``delay`` seconds, less while hurried; True if the lane stopped.
+
+        While a flush or close waits, a server's ``Retry-After`` (``asked``)
+        is still honoured when it ends before that deadline; any other wait
+        is cut to :data:`HURRY_INTERVAL`.
+        """
+        end = time.monotonic() + delay
+        while not self._stop.is_set():
+            now = time.monotonic()
+            hurry_until = self._hurry_until
+            if hurry_until is not None and now < hurry_until and (not asked or end > hurry_until):
+                end = min(end, now + HURRY_INTERVAL)
+            if now >= end:
+                return False
+            self._nudge.wait(end - now)
+            self._nudge.clear()
+        return True
 
     def _drop_expired(self, source: str, items: list[Item], error: DeliveryError) -> list[Item]:
         max_age = self._options.max_age

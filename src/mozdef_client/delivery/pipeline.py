@@ -140,14 +140,24 @@ class Pipeline:
 
     def flush(self, timeout: float | None) -> int:
         deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
-        return sum(lane.flush(deadline) for lane in self.lanes)
+        # With a deadline, lanes retry without backoff until it (without one,
+        # a dead destination would be hammered until it comes back).
+        hurry = timeout is not None
+        for lane in self.lanes if hurry else ():
+            lane.hurry(deadline)
+        return sum(lane.flush(deadline, hurry) for lane in self.lanes)
 
     def close(self, timeout: float | None) -> int:
         """Deliver what can be by the deadline, stop the lanes; returns events left."""
+        return self.close_by(time.monotonic() + (timeout if timeout is not None else 1e9))
+
+    def close_by(self, deadline: float) -> int:
+        """:meth:`close` with a deadline on the ``time.monotonic()`` clock."""
         if self._closed:
             return 0
         self._closed = True  # from now on, send() drops (counted as "closed")
-        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        for lane in self.lanes:
+            lane.hurry(deadline)  # every lane's last tries before the deadline, at once
         lost = kept = 0
         for lane in self.lanes:
             lane_lost, lane_kept = lane.close(deadline)
@@ -236,13 +246,22 @@ def _after_fork_in_child() -> None:
 
 
 def _close_all_at_exit() -> None:
-    for pipeline in list(_PIPELINES):
-        timeout = pipeline._options.exit_timeout
-        if timeout is not None:
-            try:
-                pipeline.close(timeout)
-            except Exception:
-                logger.exception("closing a MozDef client at exit failed")
+    """Close every client at exit, all within one deadline (not one each).
+
+    Each client gets its own ``exit_timeout`` from the same start; all lanes
+    deliver their last events at the same time, then each client closes.
+    """
+    start = time.monotonic()
+    pipelines = [p for p in list(_PIPELINES) if p._options.exit_timeout is not None]
+    deadlines = {id(p): start + (p._options.exit_timeout or 0.0) for p in pipelines}
+    for pipeline in pipelines:
+        for lane in pipeline.lanes:
+            lane.hurry(deadlines[id(pipeline)])
+    for pipeline in pipelines:
+        try:
+            pipeline.close_by(deadlines[id(pipeline)])
+        except Exception:
+            logger.exception("closing a MozDef client at exit failed")
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,11 +1,32 @@
-"""Turning per-event failures of a batch into the one error a transport raises."""
+"""How transports fail: foreign exceptions translated at the boundary, batch errors.
+
+Each transport has a table (a sequence of :class:`Rule`) of the foreign
+exceptions its library and the OS raise, and the :class:`DeliveryError`
+subclass each becomes; :func:`translating` applies a table around the code
+that talks to the wire, so ``except MozDefError`` catches every failure.
+tests/test_exception_tables.py checks every row.
+"""
 
 from __future__ import annotations
 
-from ..errors import DeliveryError
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .._redact import redact
+from ..errors import DeliveryError, MozDefError, RetryableError
 from .base import PartialDeliveryError
 
-__all__ = ["batch_error"]
+__all__ = [
+    "CATCH_ALL",
+    "ForeignCause",
+    "Rule",
+    "batch_error",
+    "describe",
+    "sanitized_cause",
+    "translate",
+    "translating",
+]
 
 
 def batch_error(failures: dict[int, DeliveryError], size: int, destination: str) -> DeliveryError:
@@ -23,3 +44,86 @@ def batch_error(failures: dict[int, DeliveryError], size: int, destination: str)
         destination=destination,
         failures=failures,
     )
+
+
+# -- foreign exceptions at a transport's boundary ------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of a transport's table: foreign exceptions, our class, what happened.
+
+    ``what`` starts the message: "could not connect to" + the destination.
+    """
+
+    foreign: tuple[type[BaseException], ...]
+    error: type[DeliveryError]
+    what: str
+
+
+class ForeignCause(Exception):
+    """Stands for a foreign exception whose text or attributes may hold secrets.
+
+    urllib3's exceptions carry the request URL (``?token=...``) and the
+    connection pool; a traceback would print them. The error we raise is
+    chained to this instead: the foreign exception's type and redacted text.
+    """
+
+
+#: The last row of every table: whatever a library raises that no row names
+#: is still a MozDefError (retryable: it may be a passing fault).
+CATCH_ALL = Rule((Exception,), RetryableError, "unexpected failure talking to")
+
+
+def describe(exc: BaseException) -> str:
+    """The useful text of a foreign exception (its type when it has none)."""
+    try:
+        text = str(exc).strip()
+    except Exception:  # a broken __str__ must not hide the failure itself
+        text = ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def translate(
+    table: Sequence[Rule],
+    exc: BaseException,
+    destination: str,
+    secrets: Sequence[str] = (),
+    detail: str | None = None,
+) -> DeliveryError:
+    """Our error for foreign exception ``exc``: the first row of ``table`` that matches.
+
+    ``detail`` replaces the exception's own text in the message.
+    """
+    rule = next((row for row in table if isinstance(exc, row.foreign)), CATCH_ALL)
+    detail = describe(exc) if detail is None else detail
+    text = redact(f"{rule.what} {destination}: {detail}", secrets)
+    return rule.error(text, destination=destination)
+
+
+def sanitized_cause(exc: BaseException, secrets: Sequence[str] = ()) -> ForeignCause:
+    """A stand-in for ``exc`` to chain to, with no secret in it."""
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return ForeignCause(redact(f"{name}: {exc}", secrets))
+
+
+@contextmanager
+def translating(
+    table: Sequence[Rule],
+    destination: str,
+    *,
+    secrets: Sequence[str] = (),
+    keep_cause: bool = True,
+) -> Iterator[None]:
+    """Re-raise any exception but our own as the :class:`DeliveryError` ``table`` says.
+
+    ``keep_cause``: chain the foreign exception itself (False: a
+    :class:`ForeignCause`, for libraries whose exceptions carry URLs).
+    """
+    try:
+        yield
+    except MozDefError:
+        raise
+    except Exception as exc:
+        error = translate(table, exc, destination, secrets)
+        raise error from (exc if keep_cause else sanitized_cause(exc, secrets))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from ..errors import ConfigurationError, DeliveryError, PermanentError, RetryableError
-from ._failures import batch_error
+from ._failures import CATCH_ALL, Rule, batch_error, translate
 from ._tls import check_tls_files, is_port, ssl_context
 from .base import EncodedEvent
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pika
     from pika.adapters.blocking_connection import BlockingChannel
 
-__all__ = ["AMQPOptions", "AMQPTransport"]
+__all__ = ["AMQPOptions", "AMQPTransport", "amqp_failures"]
 
 # Channel or connection close codes that retrying cannot fix: access refused,
 # not found (no such exchange or vhost), precondition failed (the exchange
@@ -182,7 +182,7 @@ class AMQPTransport:
                         ),
                         exc,
                     )
-                except (exceptions.AMQPError, OSError) as exc:
+                except Exception as exc:  # every foreign failure, by the table
                     error = self._translate(exc)
                     self._drop()
                     # Nothing after this one was sent.
@@ -196,7 +196,6 @@ class AMQPTransport:
             self._drop()
 
     def _connected(self) -> BlockingChannel:
-        exceptions = self._pika.exceptions
         if self._pid != os.getpid():
             # A forked child must not speak on its parent's connection; leave it
             # to the parent rather than closing it.
@@ -210,7 +209,7 @@ class AMQPTransport:
                 self._connection.process_data_events(time_limit=0)
                 if self._channel.is_open:
                     return self._channel
-            except (exceptions.AMQPError, OSError):
+            except Exception:  # any failure here means: open a new connection
                 pass
             self._drop()
         connection: pika.BlockingConnection | None = None
@@ -225,7 +224,7 @@ class AMQPTransport:
                     durable=True,
                     passive=self._options.declare == "passive",
                 )
-        except (exceptions.AMQPError, OSError) as exc:
+        except Exception as exc:  # pika's connector errors are not AMQPErrors
             if connection is not None:
                 _close_quietly(connection)
             raise self._translate(exc) from exc
@@ -271,9 +270,7 @@ class AMQPTransport:
                 destination=self.name,
             )
         else:
-            error = RetryableError(
-                f"could not talk to {self.name}: {_describe(exc)}", destination=self.name
-            )
+            error = translate(amqp_failures(self._pika), exc, self.name, detail=_describe(exc))
         return _chained(error, exc)
 
     def _connection_parameters(self) -> pika.ConnectionParameters:
@@ -299,6 +296,42 @@ class AMQPTransport:
             client_properties={"connection_name": "mozdef-client"},
         )
         return parameters
+
+
+def amqp_failures(pika: Any) -> tuple[Rule, ...]:
+    """pika's and the socket's exceptions, and what they become (first match).
+
+    ``AMQPTransport._translate`` words some of them better, and decides a
+    close by the broker (an AMQPError here) by its reply code instead.
+    """
+    from pika.adapters.utils import connection_workflow as workflow
+
+    exceptions = pika.exceptions
+    return (
+        Rule((exceptions.UnroutableError,), PermanentError, "no queue takes the events at"),
+        Rule((exceptions.NackError,), RetryableError, "the event was refused (nack) by"),
+        Rule(
+            (
+                exceptions.AuthenticationError,
+                exceptions.ProbableAuthenticationError,
+                exceptions.ProbableAccessDeniedError,
+            ),
+            PermanentError,
+            "the login or virtual host was refused by",
+        ),
+        Rule((exceptions.ConnectionBlockedTimeout,), RetryableError, "publishing blocked by"),
+        Rule(
+            (exceptions.StreamLostError, exceptions.AMQPHeartbeatTimeout),
+            RetryableError,
+            "lost the connection to",
+        ),
+        # The connection workflow's own errors (a handshake past stack_timeout
+        # raises AMQPConnectorStackTimeout) are not AMQPErrors.
+        Rule((workflow.AMQPConnectorException,), RetryableError, "could not connect to"),
+        Rule((exceptions.AMQPError,), RetryableError, "could not talk to"),
+        Rule((OSError,), RetryableError, "could not talk to"),
+        CATCH_ALL,
+    )
 
 
 def _import_pika() -> Any:

@@ -12,9 +12,17 @@ import threading
 from collections.abc import Sequence
 
 from ..errors import PermanentError, RetryableError
+from ._failures import CATCH_ALL, Rule, translating
 from .base import EncodedEvent
 
-__all__ = ["FileTransport"]
+__all__ = ["FILE_FAILURES", "FileTransport"]
+
+#: Foreign exceptions of appending to a file or standard output (first match).
+FILE_FAILURES = (
+    Rule((IsADirectoryError, NotADirectoryError, PermissionError), PermanentError, "cannot write"),
+    Rule((OSError,), RetryableError, "cannot write"),
+    CATCH_ALL,
+)
 
 
 class FileTransport:
@@ -30,7 +38,7 @@ class FileTransport:
 
     def send(self, batch: Sequence[EncodedEvent]) -> None:
         data = b"".join(event.payload + b"\n" for event in batch)
-        with self._lock:
+        with translating(FILE_FAILURES, self.name), self._lock:
             if self._path == "-":
                 sys.stdout.buffer.write(data)
                 sys.stdout.buffer.flush()

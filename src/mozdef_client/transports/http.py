@@ -16,6 +16,7 @@ opened a new session, and a new connection, per message).
 from __future__ import annotations
 
 import base64
+import http.client
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     HTTPError,
     InvalidHeader,
@@ -37,6 +40,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry, Timeout, parse_url
 
+from .._redact import redact, redact_url, secret_forms
 from .._version import __version__
 from ..encoding import encode_json_array
 from ..errors import (
@@ -51,13 +55,32 @@ from ..routing import (
     is_custom_vulnerability,
     unmark_custom_vulnerability,
 )
+from ._deadline import deadline, watch
+from ._failures import CATCH_ALL, Rule, sanitized_cause, translate
 from ._tls import check_tls_files
 from .base import EncodedEvent, PartialDeliveryError
 
-__all__ = ["RETRYABLE_STATUSES", "HTTPOptions", "HTTPTransport"]
+__all__ = ["HTTP_FAILURES", "RETRYABLE_STATUSES", "HTTPOptions", "HTTPTransport", "redact_url"]
 
 #: Statuses that mean "not now": MozDef or its gateway is busy or restarting.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+#: How much of an answer's body is read: enough for an error message. The
+#: rest is never read (a connection with unread body is dropped), so memory
+#: stays flat whatever a server sends.
+BODY_READ_LIMIT = 4096
+
+#: Foreign exceptions of an HTTP request, and what they become (first match).
+HTTP_FAILURES: tuple[Rule, ...] = (
+    Rule((SSLError,), RetryableError, "TLS failure talking to"),
+    Rule((NewConnectionError,), RetryableError, "could not connect to"),
+    Rule((TimeoutError,), RetryableError, "timed out talking to"),
+    Rule((ProtocolError,), RetryableError, "connection broken talking to"),
+    Rule((HTTPError,), RetryableError, "failed to talk to"),
+    Rule((http.client.HTTPException,), RetryableError, "bad answer from"),
+    Rule((OSError,), RetryableError, "failed to talk to"),
+    CATCH_ALL,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +93,14 @@ class HTTPOptions:
         client_cert, client_key: PEM files for mutual TLS.
         headers: extra request headers, e.g. ``Authorization``; never shown
             in ``repr``, logs or errors.
-        connect_timeout, read_timeout: seconds.
+        connect_timeout, read_timeout: seconds for connecting, and for each
+            read of the answer.
+        total_timeout: the most seconds one request may take, from connecting
+            to the last byte of the answer read (default: connect_timeout +
+            read_timeout). A server that answers slower than that, however
+            steadily it trickles bytes, fails the request with a
+            :class:`RetryableError`. Enforced by a watchdog thread that shuts
+            the socket down at the deadline.
         bulk: how batches of several events go. ``None`` (the default):
             a URL ending in ``/_bulk`` always gets a JSON array (even of one
             event); a URL ending in ``/events`` gets single events there and
@@ -86,6 +116,7 @@ class HTTPOptions:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
+    total_timeout: float | None = None
     bulk: bool | None = None
 
     def __post_init__(self) -> None:
@@ -97,12 +128,30 @@ class HTTPOptions:
             if any(c in name + value for c in "\r\n\0") or not name.strip():
                 # Name only the header: its value may be a secret.
                 raise ConfigurationError(f"header {name!r} holds a line break or is empty")
+            try:
+                (name + value).encode("latin-1")
+            except UnicodeEncodeError:
+                # HTTP sends header bytes as Latin-1: "Bearer …" (a real
+                # ellipsis, copied from docs) cannot be sent. Never echo the value.
+                raise ConfigurationError(
+                    f"header {name.encode('ascii', 'backslashreplace').decode()!r} holds "
+                    "characters HTTP cannot send (only Latin-1 is allowed in headers)"
+                ) from None
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
-        for label in ("connect_timeout", "read_timeout"):
+        for label in ("connect_timeout", "read_timeout", "total_timeout"):
             value = getattr(self, label)
+            if label == "total_timeout" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"{label} must be a positive number of seconds")
         check_tls_files(self)
+
+    @property
+    def effective_total_timeout(self) -> float:
+        """The total deadline of one request in seconds."""
+        if self.total_timeout is not None:
+            return float(self.total_timeout)
+        return float(self.connect_timeout + self.read_timeout)
 
 
 class _PoolRegistry:
@@ -125,6 +174,8 @@ class _PoolRegistry:
                     cert_file=options.client_cert,
                     key_file=options.client_key,
                 )
+                # Connections that a request's total deadline can cut short.
+                pool.pool_classes_by_scheme = _WATCHED_POOLS
                 self._pools[key] = pool
             return pool
 
@@ -134,6 +185,40 @@ class _PoolRegistry:
         self._pools = {}
 
 
+class _Watched:
+    """Makes a connection put itself under the calling request's deadline."""
+
+    def connect(self) -> None:
+        watch(self)
+        super().connect()  # type: ignore[misc]
+        watch(self)  # the socket now exists: fire on it if the deadline already passed
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch(self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": _WatchedHTTPConnectionPool,
+    "https": _WatchedHTTPSConnectionPool,
+}
+
 _POOLS = _PoolRegistry()
 os.register_at_fork(after_in_child=_POOLS.forget_after_fork)
 
@@ -141,16 +226,6 @@ os.register_at_fork(after_in_child=_POOLS.forget_after_fork)
 # and counted), and a POST that may have arrived must not be repeated blindly.
 # urllib3 still replaces a pooled connection the server has closed.
 _NO_RETRIES = Retry(total=0, redirect=0, raise_on_redirect=False, raise_on_status=False)
-
-
-def redact_url(url: str) -> str:
-    """``url`` without credentials or query: safe for messages and stats."""
-    try:
-        parsed = parse_url(url)
-    except LocationParseError:
-        return "<unparseable URL>"
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path or '/'}"
 
 
 class HTTPTransport:
@@ -186,6 +261,7 @@ class HTTPTransport:
                 auth=None, path=f"{intake}/{CUSTOM_VULNERABILITY_PATH}"
             ).url
         self._timeout = Timeout(connect=options.connect_timeout, read=options.read_timeout)
+        self._total_timeout = options.effective_total_timeout
         headers = {"User-Agent": f"mozdef-client/{__version__}"}
         secrets: list[str] = []
         if parsed.auth:
@@ -199,9 +275,7 @@ class HTTPTransport:
         for value in options.headers.values():
             # The whole value and its credential part ("Bearer <credential>").
             secrets += [value, value.split()[-1] if value.split() else ""]
-        # Longest first, so a value is removed whole before any part of it; values
-        # under 4 characters would mangle the text while protecting little.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets = secret_forms(secrets)
         self._event_headers = {**headers, "Content-Type": "application/json"}
 
     def __repr__(self) -> str:
@@ -256,48 +330,56 @@ class HTTPTransport:
         pass
 
     def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
-        try:
-            # Looked up per request, not kept: a forked child must get its own
-            # pool, never write on the parent's pooled sockets.
-            response = _POOLS.get(self._options).request(
-                "POST",
-                url,
-                body=body,
-                headers=dict(headers),
-                timeout=self._timeout,
-                retries=_NO_RETRIES,
-                redirect=False,
-            )
-        except MaxRetryError as exc:
-            raise self._connection_error(exc.reason or exc) from exc
-        except HTTPError as exc:
-            raise self._connection_error(exc) from exc
-        if 200 <= response.status < 300:
-            return
-        raise self._status_error(response)
+        with deadline(self._total_timeout) as limit:
+            try:
+                # Looked up per request, not kept: a forked child must get its own
+                # pool, never write on the parent's pooled sockets.
+                response = _POOLS.get(self._options).request(
+                    "POST",
+                    url,
+                    body=body,
+                    headers=dict(headers),
+                    timeout=self._timeout,
+                    retries=_NO_RETRIES,
+                    redirect=False,
+                    preload_content=False,
+                    decode_content=False,
+                )
+            except Exception as exc:
+                foreign = exc.reason or exc if isinstance(exc, MaxRetryError) else exc
+                if limit.fired:
+                    raise self._deadline_error() from sanitized_cause(foreign, self._secrets)
+                # urllib3's exceptions carry the URL (and its query): never chain them.
+                detail = _detail(foreign)
+                error = translate(HTTP_FAILURES, foreign, self.name, self._secrets, detail)
+                raise error from sanitized_cause(foreign, self._secrets)
+            if limit.fired:
+                # Cut short by the deadline while its headers came: a truncated
+                # head can parse as a whole one ("200 OK" and half a header).
+                _release(response)
+                raise self._deadline_error()
+            try:
+                # Read even a 2xx answer's (short) body: a connection is kept
+                # for the next request only when nothing of the answer is left.
+                text = _read_some(response)
+            finally:
+                _release(response)
+            if 200 <= response.status < 300:
+                return
+            raise self._status_error(response, text.decode("utf-8", "replace"))
 
-    def _connection_error(self, exc: BaseException) -> DeliveryError:
-        if isinstance(exc, SSLError):
-            return RetryableError(f"TLS failure talking to {self.name}: {_reason(exc)}",
-                                  destination=self.name)  # fmt: skip
-        if isinstance(exc, NewConnectionError):
-            what = "could not connect to"
-        elif isinstance(exc, TimeoutError):
-            what = "timed out talking to"
-        elif isinstance(exc, ProtocolError):
-            what = "connection broken talking to"
-        else:
-            what = "failed to talk to"
-        return RetryableError(f"{what} {self.name}: {_reason(exc)}", destination=self.name)
+    def _deadline_error(self) -> RetryableError:
+        return RetryableError(
+            f"{self.name} did not answer completely within the total deadline of "
+            f"{self._total_timeout:g} s (total_timeout)",
+            destination=self.name,
+        )
 
-    def _status_error(self, response: urllib3.BaseHTTPResponse) -> DeliveryError:
+    def _status_error(self, response: urllib3.BaseHTTPResponse, text: str) -> DeliveryError:
         status = response.status
-        text = response.data[:4096].decode("utf-8", "replace")
-        for secret in self._secrets:
-            # A server may echo the credentials it refused; never pass them on.
-            # (Scrubbed before cutting, so no prefix of a secret survives.)
-            text = text.replace(secret, "<redacted>")
-        text = text[:200].strip()
+        # A server may echo the credentials it refused; never pass them on.
+        # (Scrubbed before cutting, so no prefix of a secret survives.)
+        text = redact(text, self._secrets)[:200].strip()
         message = f"POST {self.name} answered HTTP {status}" + (f": {text}" if text else "")
         if status in RETRYABLE_STATUSES:
             return RetryableError(
@@ -311,6 +393,38 @@ class HTTPTransport:
         return PermanentError(message, destination=self.name, status=status)
 
 
+def _read_some(response: urllib3.BaseHTTPResponse) -> bytes:
+    """Up to :data:`BODY_READ_LIMIT` bytes of the body, for an error message.
+
+    A body that cannot be read (cut, or cut short by the deadline) gives what
+    arrived; the status alone decides what happens to the events.
+    """
+    try:
+        data: bytes = response.read(BODY_READ_LIMIT)
+    except Exception:
+        return b""
+    return data
+
+
+def _release(response: urllib3.BaseHTTPResponse) -> None:
+    """Return the connection to the pool only if nothing of the answer is left unread."""
+    if not response.closed:
+        # Unread body (a huge or endless one, or one we never asked for):
+        # reading it would cost memory or time; drop the connection instead.
+        response.close()
+    response.release_conn()
+
+
+def _detail(exc: BaseException) -> str:
+    """The useful part of a urllib3 exception's text."""
+    if isinstance(exc, ProtocolError) and exc.args and isinstance(exc.args[-1], BaseException):
+        # ProtocolError("Connection aborted.", RemoteDisconnected("..."))
+        exc = exc.args[-1]
+    text = str(exc) or type(exc).__name__
+    # NewConnectionError("HTTPConnection(...): Failed to establish ...: [Errno 111] ...")
+    return text.split(": ", 1)[-1] if "Failed to establish" in text else text
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -318,9 +432,3 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, Retry(0).parse_retry_after(value))
     except InvalidHeader:
         return None
-
-
-def _reason(exc: BaseException) -> str:
-    # urllib3 wraps the useful part: NewConnectionError("...: [Errno 111] ...").
-    text = str(exc.args[-1] if isinstance(exc, (ProtocolError,)) and exc.args else exc)
-    return text.split(": ", 1)[-1] if "Failed to establish" in text else text

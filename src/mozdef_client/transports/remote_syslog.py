@@ -36,7 +36,7 @@ from ..errors import (
 )
 from ..event import default_hostname, default_processname
 from ..severity import Facility
-from ._failures import batch_error
+from ._failures import CATCH_ALL, Rule, batch_error, translating
 from ._syslog_format import clean_header_field, rfc3164_header, rfc5424_header, syslog_priority
 from ._tls import check_tls_files, is_port, ssl_context
 from .base import EncodedEvent
@@ -44,10 +44,18 @@ from .base import EncodedEvent
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_PORTS",
+    "REMOTE_SYSLOG_FAILURES",
     "UDP_MAX_MESSAGE_BYTES",
     "RemoteSyslogOptions",
     "RemoteSyslogTransport",
 ]
+
+#: Foreign exceptions of talking to a syslog server (ssl.SSLError is an OSError;
+#: a host name IDNA cannot encode raises UnicodeError).
+REMOTE_SYSLOG_FAILURES = (
+    Rule((OSError,), RetryableError, "could not talk to"),
+    CATCH_ALL,
+)
 
 Protocol = Literal["udp", "tcp", "tls"]
 Format = Literal["rfc5424", "rfc3164"]
@@ -201,7 +209,7 @@ class RemoteSyslogTransport:
                 )
         if not messages:
             return
-        with self._lock:
+        with translating(REMOTE_SYSLOG_FAILURES, self.name), self._lock:
             sock = self._connected()
             for index, message in enumerate(messages):
                 try:

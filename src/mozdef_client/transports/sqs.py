@@ -8,6 +8,7 @@ failures, so only those need sending again.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,16 +18,24 @@ from ..errors import (
     ConfigurationError,
     DeliveryError,
     EventTooLargeError,
+    MozDefError,
     PermanentError,
     RetryableError,
 )
+from ._failures import CATCH_ALL, Rule, translate
 from .base import EncodedEvent, PartialDeliveryError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-__all__ = ["SQS_MAX_BATCH_BYTES", "SQS_MAX_BATCH_ENTRIES", "SQS_MAX_BODY_BYTES", "SQSOptions",
-           "SQSTransport"]  # fmt: skip
+__all__ = [
+    "SQS_MAX_BATCH_BYTES",
+    "SQS_MAX_BATCH_ENTRIES",
+    "SQS_MAX_BODY_BYTES",
+    "SQSOptions",
+    "SQSTransport",
+    "sqs_failures",
+]  # fmt: skip
 
 SQS_MAX_BODY_BYTES = 256 * 1024
 SQS_MAX_BATCH_ENTRIES = 10
@@ -71,6 +80,10 @@ class SQSTransport:
     """Sends events to an SQS queue."""
 
     def __init__(self, options: SQSOptions) -> None:
+        # Refused now, like amqp:// without pika: not at the first send, where
+        # it would be retried (and logged) without end.
+        if importlib.util.find_spec("boto3") is None:
+            raise ConfigurationError(_NEEDS_BOTO3)
         self._options = options
         self.name = f"sqs://{options.queue_name}"
         self._lock = threading.Lock()
@@ -152,13 +165,7 @@ class SQSTransport:
     def _call(self, method: Any, **kwargs: Any) -> Any:
         """Call a boto3 method, translating botocore's errors into ours."""
         try:
-            from botocore.exceptions import (
-                BotoCoreError,
-                ClientError,
-                NoCredentialsError,
-                NoRegionError,
-            )
-            from botocore.parsers import ResponseParserError
+            from botocore.exceptions import ClientError
         except ImportError as exc:
             raise ConfigurationError(_NEEDS_BOTO3) from exc
 
@@ -171,12 +178,29 @@ class SQSTransport:
             if code in _RETRYABLE_CODES or (isinstance(status, int) and status >= 500):
                 raise RetryableError(message, destination=self.name, status=status) from exc
             raise PermanentError(message, destination=self.name, status=status) from exc
-        except (NoCredentialsError, NoRegionError) as exc:
-            raise PermanentError(f"{self.name}: {exc}", destination=self.name) from exc
-        except (BotoCoreError, ResponseParserError) as exc:
-            # An answer botocore could not parse (a proxy's error page) is not
-            # a BotoCoreError, and would otherwise escape untranslated.
-            raise RetryableError(f"{self.name}: {exc}", destination=self.name) from exc
+        except MozDefError:
+            raise
+        except Exception as exc:  # every other foreign failure, by the table
+            raise translate(sqs_failures(), exc, self.name) from exc
+
+
+def sqs_failures() -> tuple[Rule, ...]:
+    """botocore's and the socket's exceptions, and what they become (first match).
+
+    A ``ClientError`` (an answer from AWS) is decided by its error code instead.
+    """
+    from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
+    from botocore.parsers import ResponseParserError
+
+    return (
+        Rule((NoCredentialsError, NoRegionError), PermanentError, "cannot use"),
+        Rule((BotoCoreError,), RetryableError, "could not talk to"),
+        # An answer botocore could not parse (a proxy's error page) is not a
+        # BotoCoreError.
+        Rule((ResponseParserError,), RetryableError, "could not understand the answer of"),
+        Rule((OSError,), RetryableError, "could not talk to"),
+        CATCH_ALL,
+    )
 
 
 def _message_body(payload: bytes) -> str:

@@ -26,10 +26,18 @@ from typing import Literal
 from ..errors import ConfigurationError, DroppedError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
+from ._failures import CATCH_ALL, Rule, translating
 from ._syslog_format import clean_header_field, rfc3164_header, syslog_priority
 from .base import EncodedEvent
 
-__all__ = ["SyslogOptions", "SyslogTransport", "syslog_priority"]
+__all__ = ["SYSLOG_FAILURES", "SyslogOptions", "SyslogTransport", "syslog_priority"]
+
+#: Foreign exceptions of writing to the local socket (``EMSGSIZE`` is
+#: recognised first: an :class:`EventTooLargeError`).
+SYSLOG_FAILURES = (
+    Rule((OSError,), RetryableError, "could not write to"),
+    CATCH_ALL,
+)
 
 logger = logging.getLogger("mozdef_client.syslog")
 
@@ -105,7 +113,7 @@ class SyslogTransport:
                     destination=self.name,
                 )
         try:
-            with self._lock:
+            with translating(SYSLOG_FAILURES, self.name), self._lock:
                 for line in lines:
                     self._send_line(line)
         except RetryableError as exc:
