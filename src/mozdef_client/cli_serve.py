@@ -101,9 +101,10 @@ def run_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     receiver.serve_pages(WebView(log))
     if not args.quiet:
         receiver.add_sink(ConsolePrinter(out))
-    _banner(receiver, args, token is not None, out, err)
+    # Before the banner: whoever waits for it may signal at once.
     _stop_on_signals()
     with contextlib.suppress(KeyboardInterrupt):
+        _banner(receiver, args, token is not None, out, err)
         receiver.serve_forever()
     _close(receiver, stores)
     stats = receiver.stats()
