@@ -14,8 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .._redact import redact
-from ..errors import DeliveryError, MozDefError, RetryableError
-from .base import PartialDeliveryError
+from ..errors import (
+    DeliveryError,
+    ForeignCause,
+    MozDefError,
+    PartialDeliveryError,
+    RetryableError,
+)
 
 __all__ = [
     "CATCH_ALL",
@@ -59,15 +64,6 @@ class Rule:
     foreign: tuple[type[BaseException], ...]
     error: type[DeliveryError]
     what: str
-
-
-class ForeignCause(Exception):
-    """Stands for a foreign exception whose text or attributes may hold secrets.
-
-    urllib3's exceptions carry the request URL (``?token=...``) and the
-    connection pool; a traceback would print them. The error we raise is
-    chained to this instead: the foreign exception's type and redacted text.
-    """
 
 
 #: The last row of every table: whatever a library raises that no row names

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .._checks import is_whole
 from ..errors import ConfigurationError, DroppedError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
@@ -70,11 +71,7 @@ class SyslogOptions:
             raise ConfigurationError("syslog socket_path must be a non-empty path")
         if self.ident is not None and (not isinstance(self.ident, str) or " " in self.ident):
             raise ConfigurationError("syslog ident must be a string without spaces")
-        if (
-            isinstance(self.max_message_bytes, bool)
-            or not isinstance(self.max_message_bytes, int)
-            or self.max_message_bytes < 480
-        ):
+        if not is_whole(self.max_message_bytes, at_least=480):
             raise ConfigurationError("max_message_bytes must be an integer of at least 480")
         if self.when_unavailable not in ("raise", "drop"):
             raise ConfigurationError("when_unavailable must be 'raise' or 'drop'")
