@@ -57,7 +57,7 @@ from ..routing import (
     unmark_custom_vulnerability,
 )
 from ._deadline import deadline, watch
-from ._failures import CATCH_ALL, Rule, sanitized_cause, translate
+from ._failures import CATCH_ALL, Rule, translating
 from ._tls import TLSOptions, tls_options_of
 from .base import EncodedEvent, PartialDeliveryError
 
@@ -339,7 +339,17 @@ class HTTPTransport:
 
     def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         with deadline(self._total_timeout) as limit:
-            try:
+            with translating(
+                HTTP_FAILURES,
+                self.name,
+                secrets=self._secrets,
+                # urllib3's exceptions carry the URL (and its query): never chain them.
+                keep_cause=False,
+                unwrap=_unwrap,
+                # Whatever broke, a request cut short by the deadline says so.
+                decide=lambda _: self._deadline_error() if limit.fired else None,
+                detail=_detail,
+            ):
                 # Looked up per request, not kept: a forked child must get its own
                 # pool, never write on the parent's pooled sockets.
                 response = _POOLS.get(self._options).request(
@@ -353,14 +363,6 @@ class HTTPTransport:
                     preload_content=False,
                     decode_content=False,
                 )
-            except Exception as exc:
-                foreign = exc.reason or exc if isinstance(exc, MaxRetryError) else exc
-                if limit.fired:
-                    raise self._deadline_error() from sanitized_cause(foreign, self._secrets)
-                # urllib3's exceptions carry the URL (and its query): never chain them.
-                detail = _detail(foreign)
-                error = translate(HTTP_FAILURES, foreign, self.name, self._secrets, detail)
-                raise error from sanitized_cause(foreign, self._secrets)
             if limit.fired:
                 # Cut short by the deadline while its headers came: a truncated
                 # head can parse as a whole one ("200 OK" and half a header).
@@ -421,6 +423,11 @@ def _release(response: urllib3.BaseHTTPResponse) -> None:
         # reading it would cost memory or time; drop the connection instead.
         response.close()
     response.release_conn()
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """What went wrong: urllib3 wraps it in a MaxRetryError even with retries off."""
+    return exc.reason or exc if isinstance(exc, MaxRetryError) else exc
 
 
 def _detail(exc: BaseException) -> str:

@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..event import default_hostname, default_processname
 from ..severity import Facility
-from ._failures import CATCH_ALL, Rule, batch_error, translating
+from ._failures import CATCH_ALL, Rule, batch_error, os_detail, translate, translating
 from ._syslog_format import clean_header_field, rfc3164_header, rfc5424_header, syslog_priority
 from ._tls import TLSOptions, ssl_context, tls_options_of
 from .base import EncodedEvent
@@ -45,16 +45,22 @@ from .base import EncodedEvent
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_PORTS",
+    "REMOTE_SYSLOG_CONNECT_FAILURES",
     "REMOTE_SYSLOG_FAILURES",
     "UDP_MAX_MESSAGE_BYTES",
     "RemoteSyslogOptions",
     "RemoteSyslogTransport",
 ]
 
-#: Foreign exceptions of talking to a syslog server (ssl.SSLError is an OSError;
-#: a host name IDNA cannot encode raises UnicodeError).
+#: Foreign exceptions of writing to a syslog server (ssl.SSLError is an OSError).
 REMOTE_SYSLOG_FAILURES = (
-    Rule((OSError,), RetryableError, "could not talk to"),
+    Rule((OSError,), RetryableError, "could not write to"),
+    CATCH_ALL,
+)
+#: ... and of connecting to it (a host name IDNA cannot encode raises
+#: UnicodeError, which the catch-all takes).
+REMOTE_SYSLOG_CONNECT_FAILURES = (
+    Rule((OSError,), RetryableError, "could not connect to"),
     CATCH_ALL,
 )
 
@@ -215,16 +221,14 @@ class RemoteSyslogTransport:
                 )
         if not messages:
             return
-        with translating(REMOTE_SYSLOG_FAILURES, self.name), self._lock:
+        with translating(REMOTE_SYSLOG_FAILURES, self.name, detail=os_detail), self._lock:
             sock = self._connected()
             for index, message in enumerate(messages):
                 try:
                     sock.sendall(self.frame(message))
                 except OSError as exc:
                     self._disconnect()
-                    error = RetryableError(
-                        f"could not write to {self.name}: {_describe(exc)}", destination=self.name
-                    )
+                    error = translate(REMOTE_SYSLOG_FAILURES, exc, self.name, detail=os_detail(exc))
                     error.__cause__ = exc
                     # Earlier messages were handed over; this one and the rest were not.
                     failures: dict[int, DeliveryError] = dict.fromkeys(
@@ -246,12 +250,8 @@ class RemoteSyslogTransport:
             if self._options.protocol == "udp" or not _peer_closed(self._socket):
                 return self._socket
             self._disconnect()
-        try:
+        with translating(REMOTE_SYSLOG_CONNECT_FAILURES, self.name, detail=os_detail):
             self._socket = self._connect()
-        except OSError as exc:
-            raise RetryableError(
-                f"could not connect to {self.name}: {_describe(exc)}", destination=self.name
-            ) from exc
         return self._socket
 
     def _connect(self) -> socket.socket:
@@ -324,7 +324,3 @@ def _short(hostname: str) -> str:
     except ValueError:
         return hostname.split(".")[0]
     return hostname
-
-
-def _describe(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__

@@ -27,7 +27,7 @@ from .._checks import is_whole
 from ..errors import ConfigurationError, DroppedError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
-from ._failures import CATCH_ALL, Rule, translating
+from ._failures import CATCH_ALL, Rule, os_detail, translating
 from ._syslog_format import clean_header_field, rfc3164_header, syslog_priority
 from .base import EncodedEvent
 
@@ -110,7 +110,7 @@ class SyslogTransport:
                     destination=self.name,
                 )
         try:
-            with translating(SYSLOG_FAILURES, self.name), self._lock:
+            with translating(SYSLOG_FAILURES, self.name, detail=os_detail), self._lock:
                 for line in lines:
                     self._send_line(line)
         except RetryableError as exc:
@@ -149,12 +149,10 @@ class SyslogTransport:
                         f"{self.name} refused a {len(line)}-byte message as too large",
                         destination=self.name,
                     ) from exc
-                # The daemon may have restarted: reconnect once, then give up.
+                # The daemon may have restarted: reconnect once, then give up
+                # (SYSLOG_FAILURES says what the error becomes).
                 if attempt == 2:
-                    raise RetryableError(
-                        f"could not write to {self.name}: {exc.strerror or exc}",
-                        destination=self.name,
-                    ) from exc
+                    raise
 
     def _connected(self) -> socket.socket:
         if self._socket is not None and self._pid == os.getpid():
