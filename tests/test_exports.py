@@ -52,6 +52,7 @@ EXPECTED = {
     "Stats",
     "SyslogOptions",
     "SyslogTransport",
+    "TLSOptions",
     "Transport",
     "ValidationError",
     "VulnerabilityEvent",

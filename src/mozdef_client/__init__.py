@@ -52,6 +52,7 @@ from .transports import (
     SQSTransport,
     SyslogOptions,
     SyslogTransport,
+    TLSOptions,
     Transport,
 )
 from .validation import validate_document
@@ -99,6 +100,7 @@ __all__ = [
     "Stats",
     "SyslogOptions",
     "SyslogTransport",
+    "TLSOptions",
     "Transport",
     "ValidationError",
     "VulnerabilityEvent",

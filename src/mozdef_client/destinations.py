@@ -13,9 +13,10 @@
 - ``file:///var/log/events.jsonl``, or ``-`` for standard output
 
 TLS destinations (``amqps``, ``syslog+tls``) take ``verify``, ``ca_bundle``,
-``client_cert``, ``client_key`` and ``server_name`` parameters; the TLS
-settings of the ``http`` options (a Client's ``verify``, ``ca_bundle``,
-``client_cert``, ``client_key``) are their defaults.
+``client_cert``, ``client_key`` and ``server_name`` parameters; a
+:class:`~mozdef_client.transports.TLSOptions` (by default the HTTP options'
+own, i.e. a Client's ``verify``, ``ca_bundle``, ``client_cert``,
+``client_key``) gives their defaults.
 
 Errors name the part of the URL that is wrong and never echo credentials.
 """
@@ -24,10 +25,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from .errors import ConfigurationError
+from .transports._tls import TLSOptions
 from .transports.amqp import AMQPOptions, AMQPTransport
 from .transports.base import Transport
 from .transports.file import FileTransport
@@ -91,13 +94,24 @@ def vulnerability_refusal(transport: Transport) -> str | None:
     return None
 
 
-def transport_from_url(url: str, http: HTTPOptions | None = None) -> Transport:
+@dataclass(frozen=True)
+class _Defaults:
+    """What a URL does not say: the HTTP options, and the TLS settings."""
+
+    http: HTTPOptions
+    tls: TLSOptions
+
+
+def transport_from_url(
+    url: str, http: HTTPOptions | None = None, *, tls: TLSOptions | None = None
+) -> Transport:
     """Build the transport ``url`` names.
 
     Args:
         url: a destination URL (see the module docstring).
-        http: options for HTTP(S) destinations; their TLS settings are the
-            defaults for the other TLS destinations.
+        http: options for HTTP(S) destinations.
+        tls: the TLS settings of ``amqps`` and ``syslog+tls`` destinations
+            that their URL does not give (default: ``http``'s own).
 
     Raises:
         ConfigurationError: the URL cannot be used; the message names the part.
@@ -132,15 +146,16 @@ def transport_from_url(url: str, http: HTTPOptions | None = None) -> Transport:
         # Most likely a password with an unescaped '/', '?' or '#' that ended
         # the authority early; going on would show part of it as a path.
         raise ConfigurationError(_UNESCAPED_PASSWORD.format(scheme=scheme))
-    return builder(url, scheme, parts, http or HTTPOptions())
+    http = http or HTTPOptions()
+    return builder(url, scheme, parts, _Defaults(http, tls or http.tls_options))
 
 
-def _http(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+def _http(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
     _require_host(parts, scheme)
-    return HTTPTransport(url, http)
+    return HTTPTransport(url, defaults.http)
 
 
-def _sqs(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+def _sqs(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
     query = _query(parts.query, {"region", "account", "endpoint_url"}, scheme)
     _reject_userinfo(parts, scheme)
     if not parts.hostname:
@@ -155,7 +170,7 @@ def _sqs(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transp
     )
 
 
-def _amqp(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+def _amqp(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
     tls = scheme == "amqps"
     query = _query(parts.query, _AMQP_PARAMETERS | (_TLS_PARAMETERS if tls else set()), scheme)
     host = _require_host(parts, scheme)
@@ -185,7 +200,7 @@ def _amqp(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Trans
         if key in query:
             extra[key] = _seconds(query, key)
     if tls:
-        extra.update(_tls(query, http))
+        extra.update(_tls(query, defaults.tls))
     return AMQPTransport(
         AMQPOptions(
             host=host,
@@ -199,7 +214,7 @@ def _amqp(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Trans
     )
 
 
-def _local_syslog(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+def _local_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
     query = _query(parts.query, {"facility", "ident", "max_message_bytes"}, scheme)
     if parts.netloc:
         raise ConfigurationError(
@@ -216,7 +231,7 @@ def _local_syslog(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) 
     )
 
 
-def _remote_syslog(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+def _remote_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
     protocol = scheme.removeprefix("syslog+")
     tls = protocol == "tls"
     query = _query(parts.query, _SYSLOG_PARAMETERS | (_TLS_PARAMETERS if tls else set()), scheme)
@@ -235,20 +250,20 @@ def _remote_syslog(url: str, scheme: str, parts: SplitResult, http: HTTPOptions)
     if "timeout" in query:
         extra["timeout"] = _seconds(query, "timeout")
     if tls:
-        extra.update(_tls(query, http))
+        extra.update(_tls(query, defaults.tls))
     return RemoteSyslogTransport(
         RemoteSyslogOptions(host=host, port=parts.port, protocol=protocol, **extra)  # type: ignore[arg-type]
     )
 
 
-def _file(url: str, scheme: str, parts: SplitResult, http: HTTPOptions) -> Transport:
+def _file(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
     _query(parts.query, set(), scheme)
     if parts.netloc not in ("", "localhost") or not parts.path:
         raise ConfigurationError("file: URL must be file:///absolute/path")
     return FileTransport(unquote(parts.path))
 
 
-_Builder = Callable[[str, str, SplitResult, HTTPOptions], Transport]
+_Builder = Callable[[str, str, SplitResult, _Defaults], Transport]
 _BUILDERS: dict[str, _Builder] = {
     "http": _http,
     "https": _http,
@@ -263,15 +278,14 @@ _BUILDERS: dict[str, _Builder] = {
 }
 
 
-def _tls(query: dict[str, str], http: HTTPOptions) -> dict[str, Any]:
-    """TLS options from the URL, falling back to the HTTP options' settings."""
-    return {
-        "verify": _bool(query, "verify") if "verify" in query else http.verify,
-        "ca_bundle": query.get("ca_bundle", http.ca_bundle),
-        "client_cert": query.get("client_cert", http.client_cert),
-        "client_key": query.get("client_key", http.client_key),
-        "server_name": query.get("server_name"),
+def _tls(query: dict[str, str], defaults: TLSOptions) -> dict[str, Any]:
+    """TLS options from the URL, falling back to ``defaults`` (checked as one value)."""
+    given: dict[str, Any] = {
+        key: query[key] for key in ("ca_bundle", "client_cert", "client_key") if key in query
     }
+    if "verify" in query:
+        given["verify"] = _bool(query, "verify")
+    return {**asdict(replace(defaults, **given)), "server_name": query.get("server_name")}
 
 
 def _require_host(parts: SplitResult, scheme: str) -> str:

@@ -10,11 +10,19 @@ decided by the class, never by parsing a message::
     ├── ConfigurationError (also ValueError)  a bad option, URL or severity
     ├── SpoolError                            the on-disk spool cannot take the event
     │   └── SpoolFullError                    the spool is at its byte cap
-    └── DeliveryError                         the destination did not take it
-        ├── RetryableError                    try again later (timeouts, 5xx, 429)
-        ├── PermanentError                    retrying cannot help (4xx)
-        │   └── EventTooLargeError            over the transport's size limit
-        └── DroppedError                      counted as dropped, never raised to callers
+    ├── DeliveryError                         the destination did not take it
+    │   ├── RetryableError                    try again later (timeouts, 5xx, 429)
+    │   ├── PermanentError                    retrying cannot help (4xx)
+    │   │   └── EventTooLargeError            over the transport's size limit
+    │   ├── PartialDeliveryError              some events of a batch arrived, some not
+    │   └── DroppedError                      counted as dropped, never raised to callers
+    └── EventDroppedError                     a log record's event was not queued
+
+    ForeignCause (Exception only)             a secret-free stand-in for a foreign
+                                              exception, chained as the cause
+
+Every class lives here; ``transports.base`` and ``log_mapping`` re-export the
+ones they used to define, so old imports keep working.
 
 Messages never contain credentials or header values: a delivery error's
 message passes through :func:`mozdef_client._redact.redact` (userinfo and
@@ -32,8 +40,11 @@ __all__ = [
     "DeliveryError",
     "DroppedError",
     "EncodingError",
+    "EventDroppedError",
     "EventTooLargeError",
+    "ForeignCause",
     "MozDefError",
+    "PartialDeliveryError",
     "PermanentError",
     "RetryableError",
     "SpoolError",
@@ -130,3 +141,31 @@ class DroppedError(DeliveryError):
     def __init__(self, message: str, *, destination: str = "", reason: str = "unavailable") -> None:
         super().__init__(message, destination=destination)
         self.reason = reason
+
+
+class PartialDeliveryError(DeliveryError):
+    """Some events of a batch were acknowledged, others were not.
+
+    ``failures`` maps the index of each failed event in the batch to its error
+    (a :class:`RetryableError` or :class:`PermanentError`); the rest arrived.
+    """
+
+    def __init__(
+        self, message: str, *, destination: str, failures: dict[int, DeliveryError]
+    ) -> None:
+        super().__init__(message, destination=destination)
+        self.failures = failures
+
+
+class EventDroppedError(MozDefError):
+    """The client did not queue a log event (full queue, closed client)."""
+
+
+class ForeignCause(Exception):
+    """Stands for a foreign exception whose text or attributes may hold secrets.
+
+    urllib3's exceptions carry the request URL (``?token=...``) and the
+    connection pool; a traceback would print them. The error we raise is
+    chained to this instead: the foreign exception's type and redacted text.
+    It is no MozDefError: it is never raised, only seen as a ``__cause__``.
+    """

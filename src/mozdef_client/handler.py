@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from ._checks import is_number
 from .client import Client
 from .delivery import DeliveryOptions
 from .errors import ConfigurationError
@@ -94,7 +95,7 @@ class MozDefHandler(logging.Handler):
         drop_report_interval: float = 60.0,
     ) -> None:
         for name, value in (("flush_timeout", flush_timeout), ("close_timeout", close_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if not is_number(value, at_least=0):
                 raise ConfigurationError(f"{name} must be a number of seconds >= 0")
         self.mapping = MappingOptions(
             category=category,

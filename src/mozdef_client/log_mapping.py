@@ -30,10 +30,11 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
+from ._checks import is_number
 from .client import Client, prepare
 from .delivery import DeliveryOptions, in_delivery_thread
 from .encoding import encode_document
-from .errors import ConfigurationError, EncodingError, MozDefError
+from .errors import ConfigurationError, EncodingError, EventDroppedError
 from .event import Event
 from .severity import Severity
 
@@ -323,10 +324,6 @@ def sending() -> Iterator[bool]:
 # -- delivery ------------------------------------------------------------------------
 
 
-class EventDroppedError(MozDefError):
-    """The client did not queue a log event (full queue, closed client)."""
-
-
 class LogSender:
     """The client behind a handler or processor, and the way events reach it.
 
@@ -342,9 +339,7 @@ class LogSender:
         delivery: DeliveryOptions | None,
         drop_report_interval: float,
     ) -> None:
-        if isinstance(drop_report_interval, bool) or not isinstance(
-            drop_report_interval, (int, float)
-        ):
+        if not is_number(drop_report_interval):
             raise ConfigurationError("drop_report_interval must be a number of seconds")
         if client is not None:
             if url is not None or delivery is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._checks import is_number, is_whole
 from ..errors import ConfigurationError
 from .retry import RetryPolicy
 
@@ -68,16 +69,15 @@ class DeliveryOptions:
         for name in ("max_queue_events", "max_batch_events", "max_batch_bytes",
                      "spool_max_bytes", "max_dead_letters"):  # fmt: skip
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_whole(value, at_least=1):
                 raise ConfigurationError(f"{name} must be a positive integer")
         for name in ("block_timeout", "flush_interval", "max_age", "exit_timeout"):
             value = getattr(self, name)
             if value is None and name in ("max_age", "exit_timeout"):
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if not is_number(value, at_least=0):
                 raise ConfigurationError(f"{name} must be a number of seconds >= 0")
-        value = self.spool_min_free_bytes
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not is_whole(self.spool_min_free_bytes, at_least=0):
             raise ConfigurationError("spool_min_free_bytes must be an integer >= 0")
         if not isinstance(self.retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from .._checks import is_number, is_whole
 from ..errors import ConfigurationError, DeliveryError, RetryableError
 
 __all__ = ["RetryPolicy"]
@@ -38,15 +39,11 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         for name in ("backoff_initial", "backoff_max", "retry_after_max"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if not is_number(value, at_least=0):
                 raise ConfigurationError(f"RetryPolicy.{name} must be a number >= 0")
         if self.backoff_max < self.backoff_initial:
             raise ConfigurationError("RetryPolicy.backoff_max must be >= backoff_initial")
-        if self.max_attempts is not None and (
-            isinstance(self.max_attempts, bool)
-            or not isinstance(self.max_attempts, int)
-            or self.max_attempts < 1
-        ):
+        if self.max_attempts is not None and not is_whole(self.max_attempts, at_least=1):
             raise ConfigurationError("RetryPolicy.max_attempts must be None or an integer >= 1")
 
     def should_retry(self, error: DeliveryError, attempts: int) -> bool:

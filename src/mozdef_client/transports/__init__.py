@@ -1,5 +1,6 @@
 """Transports: one wire each (HTTP, syslog, SQS, AMQP, file), no queues or retries."""
 
+from ._tls import TLSOptions
 from .amqp import AMQPOptions, AMQPTransport
 from .base import EncodedEvent, PartialDeliveryError, Transport
 from .file import FileTransport
@@ -22,5 +23,6 @@ __all__ = [
     "SQSTransport",
     "SyslogOptions",
     "SyslogTransport",
+    "TLSOptions",
     "Transport",
 ]

@@ -4,18 +4,27 @@ Each transport has a table (a sequence of :class:`Rule`) of the foreign
 exceptions its library and the OS raise, and the :class:`DeliveryError`
 subclass each becomes; :func:`translating` applies a table around the code
 that talks to the wire, so ``except MozDefError`` catches every failure.
-tests/test_exception_tables.py checks every row.
+Where a class alone cannot decide (an AWS error code, the end of a deadline),
+the transport passes a ``decide`` function that is asked first. Code that
+must keep going after one event failed (to report a partial batch) calls
+:func:`translate` with the same table. tests/test_exception_tables.py checks
+every row, and that each transport's boundary applies its table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .._redact import redact
-from ..errors import DeliveryError, MozDefError, RetryableError
-from .base import PartialDeliveryError
+from ..errors import (
+    DeliveryError,
+    ForeignCause,
+    MozDefError,
+    PartialDeliveryError,
+    RetryableError,
+)
 
 __all__ = [
     "CATCH_ALL",
@@ -23,6 +32,7 @@ __all__ = [
     "Rule",
     "batch_error",
     "describe",
+    "os_detail",
     "sanitized_cause",
     "translate",
     "translating",
@@ -61,15 +71,6 @@ class Rule:
     what: str
 
 
-class ForeignCause(Exception):
-    """Stands for a foreign exception whose text or attributes may hold secrets.
-
-    urllib3's exceptions carry the request URL (``?token=...``) and the
-    connection pool; a traceback would print them. The error we raise is
-    chained to this instead: the foreign exception's type and redacted text.
-    """
-
-
 #: The last row of every table: whatever a library raises that no row names
 #: is still a MozDefError (retryable: it may be a passing fault).
 CATCH_ALL = Rule((Exception,), RetryableError, "unexpected failure talking to")
@@ -82,6 +83,13 @@ def describe(exc: BaseException) -> str:
     except Exception:  # a broken __str__ must not hide the failure itself
         text = ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def os_detail(exc: BaseException) -> str:
+    """The OS's words for an OSError ("Connection refused"), else :func:`describe`."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return describe(exc)
 
 
 def translate(
@@ -114,16 +122,30 @@ def translating(
     *,
     secrets: Sequence[str] = (),
     keep_cause: bool = True,
+    unwrap: Callable[[BaseException], BaseException] | None = None,
+    decide: Callable[[BaseException], DeliveryError | None] | None = None,
+    detail: Callable[[BaseException], str] | None = None,
 ) -> Iterator[None]:
     """Re-raise any exception but our own as the :class:`DeliveryError` ``table`` says.
 
-    ``keep_cause``: chain the foreign exception itself (False: a
-    :class:`ForeignCause`, for libraries whose exceptions carry URLs).
+    Args:
+        keep_cause: chain the foreign exception itself (False: a
+            :class:`ForeignCause`, for libraries whose exceptions carry URLs).
+        unwrap: the exception that says what happened, for a library that
+            wraps it (urllib3's ``MaxRetryError``).
+        decide: the transport's own error for an exception its class cannot
+            judge, or None to use the table.
+        detail: the text of the message from the exception (default:
+            :func:`describe`).
     """
     try:
         yield
     except MozDefError:
         raise
     except Exception as exc:
-        error = translate(table, exc, destination, secrets)
-        raise error from (exc if keep_cause else sanitized_cause(exc, secrets))
+        foreign = exc if unwrap is None else unwrap(exc)
+        error = None if decide is None else decide(foreign)
+        if error is None:
+            text = None if detail is None else detail(foreign)
+            error = translate(table, foreign, destination, secrets, text)
+        raise error from (foreign if keep_cause else sanitized_cause(foreign, secrets))

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+from .._checks import is_number, is_port, is_whole
 from ..errors import ConfigurationError, DeliveryError, PermanentError, RetryableError
 from ._failures import CATCH_ALL, Rule, batch_error, translate
-from ._tls import check_tls_files, is_port, ssl_context
+from ._tls import TLSOptions, ssl_context, tls_options_of
 from .base import EncodedEvent
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class AMQPOptions:
     heartbeat: int = 60
     connect_timeout: float = 10.0
     blocked_timeout: float = 30.0
+    # Built and checked from the TLS fields above; one value the transports share.
+    _tls: TLSOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for label in ("host", "virtual_host", "username", "password", "exchange", "routing_key"):
@@ -92,19 +95,24 @@ class AMQPOptions:
             raise ConfigurationError("AMQP port must be a whole number from 1 to 65535")
         if self.declare not in ("passive", "active"):
             raise ConfigurationError("AMQP declare must be 'passive' or 'active'")
-        if isinstance(self.heartbeat, bool) or not isinstance(self.heartbeat, int):
+        if not is_whole(self.heartbeat):
             raise ConfigurationError("AMQP heartbeat must be a whole number of seconds")
         if self.heartbeat < 0:
             raise ConfigurationError("AMQP heartbeat must not be negative")
         for label in ("connect_timeout", "blocked_timeout"):
             value = getattr(self, label)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if not is_number(value, above=0):
                 raise ConfigurationError(f"AMQP {label} must be a positive number of seconds")
         for label in ("ca_bundle", "client_cert", "client_key", "server_name"):
             value = getattr(self, label)
             if value is not None and not self.tls:
                 raise ConfigurationError(f"AMQP {label} needs tls (an amqps:// destination)")
-        check_tls_files(self)
+        object.__setattr__(self, "_tls", tls_options_of(self))
+
+    @property
+    def tls_options(self) -> TLSOptions:
+        """The TLS settings (``verify``, ``ca_bundle``, ``client_cert``, ``client_key``)."""
+        return self._tls
 
     @property
     def effective_port(self) -> int:
@@ -278,7 +286,8 @@ class AMQPTransport:
         ssl_options = None
         if options.tls:
             ssl_options = self._pika.SSLOptions(
-                ssl_context(options, "AMQP"), server_hostname=options.server_name or options.host
+                ssl_context(options.tls_options, "AMQP"),
+                server_hostname=options.server_name or options.host,
             )
         parameters: pika.ConnectionParameters = self._pika.ConnectionParameters(
             host=options.host,

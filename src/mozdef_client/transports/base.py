@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from ..errors import DeliveryError
+# PartialDeliveryError lives in errors.py; imported from here since 2.0.
+from ..errors import PartialDeliveryError
 from ..severity import Severity
 
 __all__ = ["EncodedEvent", "PartialDeliveryError", "Transport"]
@@ -47,17 +48,3 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release connections; the transport may be used again afterwards."""
-
-
-class PartialDeliveryError(DeliveryError):
-    """Some events of a batch were acknowledged, others were not.
-
-    ``failures`` maps the index of each failed event in the batch to its error
-    (a :class:`RetryableError` or :class:`PermanentError`); the rest arrived.
-    """
-
-    def __init__(
-        self, message: str, *, destination: str, failures: dict[int, DeliveryError]
-    ) -> None:
-        super().__init__(message, destination=destination)
-        self.failures = failures

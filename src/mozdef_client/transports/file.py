@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from ..errors import PermanentError, RetryableError
-from ._failures import CATCH_ALL, Rule, translating
+from ._failures import CATCH_ALL, Rule, os_detail, translating
 from .base import EncodedEvent
 
 __all__ = ["FILE_FAILURES", "FileTransport"]
@@ -38,25 +38,18 @@ class FileTransport:
 
     def send(self, batch: Sequence[EncodedEvent]) -> None:
         data = b"".join(event.payload + b"\n" for event in batch)
-        with translating(FILE_FAILURES, self.name), self._lock:
+        with translating(FILE_FAILURES, self.name, detail=os_detail), self._lock:
             if self._path == "-":
                 sys.stdout.buffer.write(data)
                 sys.stdout.buffer.flush()
                 return
+            # One write of the whole batch in append mode: concurrent
+            # writers never interleave inside a line.
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                # One write of the whole batch in append mode: concurrent
-                # writers never interleave inside a line.
-                fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                try:
-                    _write_whole(fd, data)
-                finally:
-                    os.close(fd)
-            except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
-                raise PermanentError(f"cannot write {self.name}: {exc.strerror}",
-                                     destination=self.name) from exc  # fmt: skip
-            except OSError as exc:
-                raise RetryableError(f"cannot write {self.name}: {exc.strerror}",
-                                     destination=self.name) from exc  # fmt: skip
+                _write_whole(fd, data)
+            finally:
+                os.close(fd)
 
     def close(self) -> None:
         pass

@@ -40,6 +40,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry, Timeout, parse_url
 
+from .._checks import is_number
 from .._redact import redact, redact_url, secret_forms
 from .._version import __version__
 from ..encoding import encode_json_array
@@ -56,8 +57,8 @@ from ..routing import (
     unmark_custom_vulnerability,
 )
 from ._deadline import deadline, watch
-from ._failures import CATCH_ALL, Rule, sanitized_cause, translate
-from ._tls import check_tls_files
+from ._failures import CATCH_ALL, Rule, translating
+from ._tls import TLSOptions, tls_options_of
 from .base import EncodedEvent, PartialDeliveryError
 
 __all__ = ["HTTP_FAILURES", "RETRYABLE_STATUSES", "HTTPOptions", "HTTPTransport", "redact_url"]
@@ -118,6 +119,8 @@ class HTTPOptions:
     read_timeout: float = 10.0
     total_timeout: float | None = None
     bulk: bool | None = None
+    # Built and checked from the four fields above; one value the transports share.
+    _tls: TLSOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.headers, Mapping):
@@ -142,9 +145,14 @@ class HTTPOptions:
             value = getattr(self, label)
             if label == "total_timeout" and value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if not is_number(value, above=0):
                 raise ConfigurationError(f"{label} must be a positive number of seconds")
-        check_tls_files(self)
+        object.__setattr__(self, "_tls", tls_options_of(self))
+
+    @property
+    def tls_options(self) -> TLSOptions:
+        """The TLS settings (``verify``, ``ca_bundle``, ``client_cert``, ``client_key``)."""
+        return self._tls
 
     @property
     def effective_total_timeout(self) -> float:
@@ -159,24 +167,24 @@ class _PoolRegistry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pools: dict[tuple[Any, ...], urllib3.PoolManager] = {}
+        self._pools: dict[TLSOptions, urllib3.PoolManager] = {}
 
     def get(self, options: HTTPOptions) -> urllib3.PoolManager:
-        key = (options.verify, options.ca_bundle, options.client_cert, options.client_key)
+        tls = options.tls_options
         with self._lock:
-            pool = self._pools.get(key)
+            pool = self._pools.get(tls)
             if pool is None:
                 pool = urllib3.PoolManager(
                     num_pools=32,
                     maxsize=8,
-                    cert_reqs="CERT_REQUIRED" if options.verify else "CERT_NONE",
-                    ca_certs=options.ca_bundle,
-                    cert_file=options.client_cert,
-                    key_file=options.client_key,
+                    cert_reqs="CERT_REQUIRED" if tls.verify else "CERT_NONE",
+                    ca_certs=tls.ca_bundle,
+                    cert_file=tls.client_cert,
+                    key_file=tls.client_key,
                 )
                 # Connections that a request's total deadline can cut short.
                 pool.pool_classes_by_scheme = _WATCHED_POOLS
-                self._pools[key] = pool
+                self._pools[tls] = pool
             return pool
 
     def forget_after_fork(self) -> None:
@@ -331,7 +339,17 @@ class HTTPTransport:
 
     def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         with deadline(self._total_timeout) as limit:
-            try:
+            with translating(
+                HTTP_FAILURES,
+                self.name,
+                secrets=self._secrets,
+                # urllib3's exceptions carry the URL (and its query): never chain them.
+                keep_cause=False,
+                unwrap=_unwrap,
+                # Whatever broke, a request cut short by the deadline says so.
+                decide=lambda _: self._deadline_error() if limit.fired else None,
+                detail=_detail,
+            ):
                 # Looked up per request, not kept: a forked child must get its own
                 # pool, never write on the parent's pooled sockets.
                 response = _POOLS.get(self._options).request(
@@ -345,14 +363,6 @@ class HTTPTransport:
                     preload_content=False,
                     decode_content=False,
                 )
-            except Exception as exc:
-                foreign = exc.reason or exc if isinstance(exc, MaxRetryError) else exc
-                if limit.fired:
-                    raise self._deadline_error() from sanitized_cause(foreign, self._secrets)
-                # urllib3's exceptions carry the URL (and its query): never chain them.
-                detail = _detail(foreign)
-                error = translate(HTTP_FAILURES, foreign, self.name, self._secrets, detail)
-                raise error from sanitized_cause(foreign, self._secrets)
             if limit.fired:
                 # Cut short by the deadline while its headers came: a truncated
                 # head can parse as a whole one ("200 OK" and half a header).
@@ -413,6 +423,11 @@ def _release(response: urllib3.BaseHTTPResponse) -> None:
         # reading it would cost memory or time; drop the connection instead.
         response.close()
     response.release_conn()
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """What went wrong: urllib3 wraps it in a MaxRetryError even with retries off."""
+    return exc.reason or exc if isinstance(exc, MaxRetryError) else exc
 
 
 def _detail(exc: BaseException) -> str:

@@ -25,9 +25,10 @@ import socket
 import ssl
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from .._checks import is_number, is_port, is_whole
 from ..errors import (
     ConfigurationError,
     DeliveryError,
@@ -36,24 +37,30 @@ from ..errors import (
 )
 from ..event import default_hostname, default_processname
 from ..severity import Facility
-from ._failures import CATCH_ALL, Rule, batch_error, translating
+from ._failures import CATCH_ALL, Rule, batch_error, os_detail, translate, translating
 from ._syslog_format import clean_header_field, rfc3164_header, rfc5424_header, syslog_priority
-from ._tls import check_tls_files, is_port, ssl_context
+from ._tls import TLSOptions, ssl_context, tls_options_of
 from .base import EncodedEvent
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_PORTS",
+    "REMOTE_SYSLOG_CONNECT_FAILURES",
     "REMOTE_SYSLOG_FAILURES",
     "UDP_MAX_MESSAGE_BYTES",
     "RemoteSyslogOptions",
     "RemoteSyslogTransport",
 ]
 
-#: Foreign exceptions of talking to a syslog server (ssl.SSLError is an OSError;
-#: a host name IDNA cannot encode raises UnicodeError).
+#: Foreign exceptions of writing to a syslog server (ssl.SSLError is an OSError).
 REMOTE_SYSLOG_FAILURES = (
-    Rule((OSError,), RetryableError, "could not talk to"),
+    Rule((OSError,), RetryableError, "could not write to"),
+    CATCH_ALL,
+)
+#: ... and of connecting to it (a host name IDNA cannot encode raises
+#: UnicodeError, which the catch-all takes).
+REMOTE_SYSLOG_CONNECT_FAILURES = (
+    Rule((OSError,), RetryableError, "could not connect to"),
     CATCH_ALL,
 )
 
@@ -103,6 +110,8 @@ class RemoteSyslogOptions:
     client_cert: str | None = None
     client_key: str | None = None
     server_name: str | None = None
+    # Built and checked from the TLS fields above; one value the transports share.
+    _tls: TLSOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "facility", Facility.parse(self.facility))
@@ -128,21 +137,22 @@ class RemoteSyslogOptions:
             raise ConfigurationError("syslog app_name must be at most 48 characters (RFC 5424)")
         limit = self.max_message_bytes
         highest = UDP_MAX_MESSAGE_BYTES if self.protocol == "udp" else _STREAM_MAX_MESSAGE_BYTES
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or not 480 <= limit <= highest
-        ):
+        if limit is not None and not is_whole(limit, at_least=480, at_most=highest):
             raise ConfigurationError(
                 f"max_message_bytes for syslog over {self.protocol} must be a whole number "
                 f"from 480 to {highest}"
             )
-        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)):
-            raise ConfigurationError("syslog timeout must be a positive number of seconds")
-        if self.timeout <= 0:
+        if not is_number(self.timeout, above=0):
             raise ConfigurationError("syslog timeout must be a positive number of seconds")
         for label in ("ca_bundle", "client_cert", "client_key", "server_name"):
             if getattr(self, label) is not None and self.protocol != "tls":
                 raise ConfigurationError(f"syslog {label} needs protocol 'tls'")
-        check_tls_files(self)
+        object.__setattr__(self, "_tls", tls_options_of(self))
+
+    @property
+    def tls_options(self) -> TLSOptions:
+        """The TLS settings (``verify``, ``ca_bundle``, ``client_cert``, ``client_key``)."""
+        return self._tls
 
     @property
     def effective_port(self) -> int:
@@ -165,7 +175,9 @@ class RemoteSyslogTransport:
         host = f"[{options.host}]" if ":" in options.host else options.host
         self.name = f"syslog+{options.protocol}://{host}:{options.effective_port}"
         self._limit = options.effective_max_message_bytes
-        self._context = ssl_context(options, "syslog") if options.protocol == "tls" else None
+        self._context = (
+            ssl_context(options.tls_options, "syslog") if options.protocol == "tls" else None
+        )
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
         self._pid = os.getpid()
@@ -209,16 +221,14 @@ class RemoteSyslogTransport:
                 )
         if not messages:
             return
-        with translating(REMOTE_SYSLOG_FAILURES, self.name), self._lock:
+        with translating(REMOTE_SYSLOG_FAILURES, self.name, detail=os_detail), self._lock:
             sock = self._connected()
             for index, message in enumerate(messages):
                 try:
                     sock.sendall(self.frame(message))
                 except OSError as exc:
                     self._disconnect()
-                    error = RetryableError(
-                        f"could not write to {self.name}: {_describe(exc)}", destination=self.name
-                    )
+                    error = translate(REMOTE_SYSLOG_FAILURES, exc, self.name, detail=os_detail(exc))
                     error.__cause__ = exc
                     # Earlier messages were handed over; this one and the rest were not.
                     failures: dict[int, DeliveryError] = dict.fromkeys(
@@ -240,12 +250,8 @@ class RemoteSyslogTransport:
             if self._options.protocol == "udp" or not _peer_closed(self._socket):
                 return self._socket
             self._disconnect()
-        try:
+        with translating(REMOTE_SYSLOG_CONNECT_FAILURES, self.name, detail=os_detail):
             self._socket = self._connect()
-        except OSError as exc:
-            raise RetryableError(
-                f"could not connect to {self.name}: {_describe(exc)}", destination=self.name
-            ) from exc
         return self._socket
 
     def _connect(self) -> socket.socket:
@@ -318,7 +324,3 @@ def _short(hostname: str) -> str:
     except ValueError:
         return hostname.split(".")[0]
     return hostname
-
-
-def _describe(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__

@@ -8,6 +8,7 @@ failures, so only those need sending again.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import threading
 from collections.abc import Sequence
@@ -18,11 +19,10 @@ from ..errors import (
     ConfigurationError,
     DeliveryError,
     EventTooLargeError,
-    MozDefError,
     PermanentError,
     RetryableError,
 )
-from ._failures import CATCH_ALL, Rule, translate
+from ._failures import CATCH_ALL, Rule, translating
 from .base import EncodedEvent, PartialDeliveryError
 
 if TYPE_CHECKING:
@@ -169,21 +169,22 @@ class SQSTransport:
         except ImportError as exc:
             raise ConfigurationError(_NEEDS_BOTO3) from exc
 
-        try:
-            return method(**kwargs)
-        except ClientError as exc:
+        def decide(exc: BaseException) -> DeliveryError | None:
+            # An answer from AWS: its error code says whether it may pass.
+            if not isinstance(exc, ClientError):
+                return None
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             message = f"{self.name}: {code}: {exc.response.get('Error', {}).get('Message', '')}"
-            if code in _RETRYABLE_CODES or (isinstance(status, int) and status >= 500):
-                raise RetryableError(message, destination=self.name, status=status) from exc
-            raise PermanentError(message, destination=self.name, status=status) from exc
-        except MozDefError:
-            raise
-        except Exception as exc:  # every other foreign failure, by the table
-            raise translate(sqs_failures(), exc, self.name) from exc
+            retryable = code in _RETRYABLE_CODES or (isinstance(status, int) and status >= 500)
+            error_class = RetryableError if retryable else PermanentError
+            return error_class(message, destination=self.name, status=status)
+
+        with translating(sqs_failures(), self.name, decide=decide):
+            return method(**kwargs)
 
 
+@functools.cache
 def sqs_failures() -> tuple[Rule, ...]:
     """botocore's and the socket's exceptions, and what they become (first match).
 

@@ -23,10 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .._checks import is_whole
 from ..errors import ConfigurationError, DroppedError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
-from ._failures import CATCH_ALL, Rule, translating
+from ._failures import CATCH_ALL, Rule, os_detail, translating
 from ._syslog_format import clean_header_field, rfc3164_header, syslog_priority
 from .base import EncodedEvent
 
@@ -70,11 +71,7 @@ class SyslogOptions:
             raise ConfigurationError("syslog socket_path must be a non-empty path")
         if self.ident is not None and (not isinstance(self.ident, str) or " " in self.ident):
             raise ConfigurationError("syslog ident must be a string without spaces")
-        if (
-            isinstance(self.max_message_bytes, bool)
-            or not isinstance(self.max_message_bytes, int)
-            or self.max_message_bytes < 480
-        ):
+        if not is_whole(self.max_message_bytes, at_least=480):
             raise ConfigurationError("max_message_bytes must be an integer of at least 480")
         if self.when_unavailable not in ("raise", "drop"):
             raise ConfigurationError("when_unavailable must be 'raise' or 'drop'")
@@ -113,7 +110,7 @@ class SyslogTransport:
                     destination=self.name,
                 )
         try:
-            with translating(SYSLOG_FAILURES, self.name), self._lock:
+            with translating(SYSLOG_FAILURES, self.name, detail=os_detail), self._lock:
                 for line in lines:
                     self._send_line(line)
         except RetryableError as exc:
@@ -152,12 +149,10 @@ class SyslogTransport:
                         f"{self.name} refused a {len(line)}-byte message as too large",
                         destination=self.name,
                     ) from exc
-                # The daemon may have restarted: reconnect once, then give up.
+                # The daemon may have restarted: reconnect once, then give up
+                # (SYSLOG_FAILURES says what the error becomes).
                 if attempt == 2:
-                    raise RetryableError(
-                        f"could not write to {self.name}: {exc.strerror or exc}",
-                        destination=self.name,
-                    ) from exc
+                    raise
 
     def _connected(self) -> socket.socket:
         if self._socket is not None and self._pid == os.getpid():
