@@ -296,8 +296,8 @@ def test_send_a_file_shows_progress_in_events_on_a_terminal_only(tmp_path):
 
 def test_importing_the_cli_does_not_import_rich_or_the_receiver():
     code = (
-        "import sys, mozdef_client.cli, mozdef_client.cli_send;"
-        "print(sorted(m for m in ('rich', 'mozdef_client.receiver_store') if m in sys.modules))"
+        "import sys, mozdef_client.cli, mozdef_client.cli.send;"
+        "print(sorted(m for m in ('rich', 'mozdef_client.receiver.store') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from mozdef_client import Client, Event, MozDefEvent, Severity, receiver_intake
-from mozdef_client.demo import sample_events
+from mozdef_client import Client, Event, MozDefEvent, Severity
+from mozdef_client.cli.demo import sample_events
 from mozdef_client.event import Kind
 from mozdef_client.receiver import Receiver, check_document, infer_kind, parse_body
-from mozdef_client.receiver_intake import check_documents
+from mozdef_client.receiver import intake as receiver_intake
+from mozdef_client.receiver.intake import check_documents
 from mozdef_client.validation import recommended_field_warnings, validate_document
 
 HTTP = urllib3.PoolManager(retries=False, timeout=10)

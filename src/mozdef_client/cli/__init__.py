@@ -10,24 +10,13 @@ fast. Exit codes are in :class:`Exit`.
 from __future__ import annotations
 
 import argparse
-import enum
 import sys
 from collections.abc import Sequence
 
-from ._version import __version__
+from .._version import __version__
+from .common import KINDS, Exit
 
 __all__ = ["Exit", "main"]
-
-KINDS = ("generic", "compliance", "vulnerability", "asset-hint", "rra")
-
-
-class Exit(enum.IntEnum):
-    """What the command's exit status means (the same for every subcommand)."""
-
-    OK = 0  # everything was sent / valid / served
-    FAILED = 1  # some events failed, were dead-lettered, or are invalid
-    USAGE = 2  # a bad option, a missing destination, an unreadable file
-    INTERRUPTED = 130  # Ctrl-C or SIGTERM (a summary is printed first)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -223,19 +212,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error
         return exc.code if isinstance(exc.code, int) else Exit.USAGE
     if args.command == "serve":
-        from .cli_serve import run_serve
+        from .serve import run_serve
 
         return run_serve(args, sys.stdout, sys.stderr)
     if args.command == "send":
-        from .cli_send import run_send
+        from .send import run_send
 
         return run_send(args, sys.stdout, sys.stderr)
     if args.command == "validate":
-        from .cli_validate import run_validate
+        from .validate import run_validate
 
         return run_validate(args, sys.stdout, sys.stderr)
     if args.command == "spool":
-        from .cli_spool import run_spool
+        from .spool import run_spool
 
         return run_spool(args, sys.stdout, sys.stderr)
     from .demo import run_demo

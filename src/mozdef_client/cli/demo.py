@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .client import Client
-from .errors import MozDefError
-from .event import Event, Kind, VulnerabilityEvent
-from .legacy import MozDefEvent
-from .receiver import Receiver
-from .receiver_store import describe_event
-from .severity import Severity
+from ..client import Client
+from ..errors import MozDefError
+from ..event import Event, Kind, VulnerabilityEvent
+from ..legacy import MozDefEvent
+from ..receiver import Receiver
+from ..receiver.store import describe_event
+from ..severity import Severity
 
 __all__ = ["run_demo", "sample_events"]
 

@@ -23,15 +23,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, TextIO
 
-from .cli import Exit
-from .cli_hints import delivery_hint, url_hint
-from .client import Client
-from .delivery import DeliveryOptions, Mode
-from .delivery.spool import spool_status
-from .errors import ConfigurationError, DeliveryError, MozDefError, SpoolError, ValidationError
-from .event import DocumentEvent, Event, Kind, VulnerabilityEvent
-from .receiver import infer_kind
-from .severity import Severity
+from ..client import Client
+from ..delivery import DeliveryOptions, Mode
+from ..delivery.spool import spool_status
+from ..errors import ConfigurationError, DeliveryError, MozDefError, SpoolError, ValidationError
+from ..event import DocumentEvent, Event, Kind, VulnerabilityEvent
+from ..receiver.intake import infer_kind
+from ..severity import Severity
+from .common import Exit, delivery_hint, url_hint
 
 __all__ = [
     "StreamResult",

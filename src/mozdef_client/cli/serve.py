@@ -12,9 +12,8 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from .cli import Exit
-from .receiver import ReceivedEvent, Receiver
-from .receiver_store import (
+from ..receiver import ReceivedEvent, Receiver
+from ..receiver.store import (
     ConsolePrinter,
     JSONLStore,
     SQLiteStore,
@@ -22,7 +21,8 @@ from .receiver_store import (
     category_and_severity,
     printable,
 )
-from .receiver_web import EventLog, WebView
+from ..receiver.web import EventLog, WebView
+from .common import Exit
 
 __all__ = ["Tally", "is_loopback", "run_serve"]
 

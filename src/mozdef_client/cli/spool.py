@@ -13,15 +13,15 @@ import sys
 import time
 from typing import TextIO
 
-from .cli import Exit
-from .delivery.spool import (
+from ..delivery.spool import (
     SpoolStatus,
     export_spool,
     purge_spool,
     requeue_dead_letters,
     spool_status,
 )
-from .errors import SpoolError
+from ..errors import SpoolError
+from .common import Exit
 
 __all__ = ["format_status", "run_spool"]
 

@@ -18,12 +18,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
-from .cli import Exit
-from .encoding import encode_document
-from .errors import ValidationError
-from .event import Kind
-from .receiver import infer_kind
-from .validation import document_errors, missing_recommended_fields
+from ..encoding import encode_document
+from ..errors import ValidationError
+from ..event import Kind
+from ..receiver.intake import infer_kind
+from ..validation import document_errors, missing_recommended_fields
+from .common import Exit
 
 __all__ = ["Finding", "check_document", "check_text", "run_validate"]
 

@@ -14,9 +14,9 @@ import json
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .event import Kind
-from .severity import Severity
-from .validation import recommended_field_warnings, validate_document
+from ..event import Kind
+from ..severity import Severity
+from ..validation import recommended_field_warnings, validate_document
 
 __all__ = [
     "BulkBodyError",

@@ -34,23 +34,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .receiver_intake import (
-    BulkBodyError,
-    ReceivedEvent,
-    check_document,
-    check_documents,
-    infer_kind,
-    parse_body,
-)
+from .intake import BulkBodyError, ReceivedEvent, check_documents, parse_body
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
-    "ReceivedEvent",
     "Receiver",
     "ReceiverStats",
-    "check_document",
-    "infer_kind",
-    "parse_body",
 ]
 
 logger = logging.getLogger("mozdef_client.receiver")

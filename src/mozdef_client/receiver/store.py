@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .receiver import ReceivedEvent
+from .intake import ReceivedEvent
 
 __all__ = [
     "ConsolePrinter",
