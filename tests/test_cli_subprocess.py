@@ -296,7 +296,7 @@ def test_send_a_file_shows_progress_in_events_on_a_terminal_only(tmp_path):
 
 def test_importing_the_cli_does_not_import_rich_or_the_receiver():
     code = (
-        "import sys, mozdef_client.cli, mozdef_client.cli.send;"
+        "import sys, mozdef_client.cli, mozdef_client.cli.send, mozdef_client.cli.validate;"
         "print(sorted(m for m in ('rich', 'mozdef_client.receiver.store') if m in sys.modules))"
     )
     result = subprocess.run(

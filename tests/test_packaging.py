@@ -396,7 +396,7 @@ def test_deb_holds_the_library_the_command_and_the_docs(built: Built) -> None:
         f"{site}/mozdef_client/__init__.py",
         f"{site}/mozdef_client/py.typed",
         f"{site}/mozdef_client/transports/http.py",
-        f"{site}/mozdef_client/web/index.html",
+        f"{site}/mozdef_client/receiver/static/index.html",
         f"{site}/mozdef_client-{VERSION}.dist-info/entry_points.txt",
         "/usr/share/doc/python3-mozdef-client/copyright",
     ):

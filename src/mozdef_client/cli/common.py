@@ -11,10 +11,15 @@ message text is all there is to go on.
 
 from __future__ import annotations
 
+import argparse
 import enum
 import re
+from typing import TypeAlias
 
-__all__ = ["KINDS", "Exit", "delivery_hint", "url_hint"]
+__all__ = ["KINDS", "Commands", "Exit", "delivery_hint", "url_hint"]
+
+# What each command's add_arguments() adds its subcommand parser to.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 KINDS = ("generic", "compliance", "vulnerability", "asset-hint", "rra")
 

@@ -23,9 +23,9 @@ from ..errors import ValidationError
 from ..event import Kind
 from ..receiver.intake import infer_kind
 from ..validation import document_errors, missing_recommended_fields
-from .common import Exit
+from .common import KINDS, Commands, Exit
 
-__all__ = ["Finding", "check_document", "check_text", "run_validate"]
+__all__ = ["Finding", "add_arguments", "check_document", "check_text", "run"]
 
 TOO_DEEP = "nested too deeply to check (over Python's recursion limit)"
 _SECOND_DOCUMENT = "a second JSON document starts here"
@@ -44,7 +44,35 @@ class Finding:
         return f"{self.location}: {self.level}: {self.message}"
 
 
-def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def add_arguments(commands: Commands) -> argparse.ArgumentParser:
+    """The ``validate`` subcommand and its options."""
+    validate = commands.add_parser(
+        "validate",
+        help="check events in files against MozDef's format",
+        description="Check events (a JSON object, a JSON array, or newline-delimited JSON) "
+        "against their kind's rules and MozDef's field conventions. Without --kind, the kind "
+        "is inferred from each event's category.",
+        epilog="exit codes: 0 every event is valid; 1 some are invalid (or have warnings, "
+        "with --strict); 2 a file cannot be read or a bad option",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="files to check ('-': stdin)")
+    validate.add_argument("--kind", choices=KINDS, help="check every event as this kind")
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="missing recommended fields are errors too (and are labelled so)",
+    )
+    validate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default): one finding a line; json: one JSON document with the counts "
+        "and every finding (location, level, message, field)",
+    )
+    return validate
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Check every file; returns the exit status (see :class:`~mozdef_client.cli.Exit`)."""
     kind = Kind(args.kind) if args.kind else None
     as_json = args.format == "json"
