@@ -236,8 +236,7 @@ def _whole_document(
         base = document.get("details")
         document["details"] = {**(base if isinstance(base, Mapping) else {}), **details}
     if kind is None:
-        category = document.get("category")
-        kind = Kind.from_category(category if isinstance(category, str) else None)
+        kind = Kind.of_document(document)
     return DocumentEvent(complete_document(document, kind), kind)
 
 

@@ -27,8 +27,7 @@ from ..client import Client
 from ..delivery import Mode
 from ..delivery.spool import spool_status
 from ..errors import MozDefError, SpoolError, ValidationError
-from ..event import DocumentEvent
-from ..receiver.intake import infer_kind
+from ..event import DocumentEvent, Kind
 from .common import Exit, delivery_hint, url_hint
 from .send import TOO_DEEP, complete_document, env_url, open_client, report
 
@@ -190,7 +189,7 @@ def stream_documents(
             result.invalid += 1
             err.write(f"{name}:{number}: not a JSON object, not sent\n")
             continue
-        kind = infer_kind(document)
+        kind = Kind.of_document(document)
         try:
             client.send(DocumentEvent(complete_document(document, kind), kind))
         except ValidationError as exc:

@@ -21,7 +21,6 @@ from typing import Any, TextIO
 from ..encoding import encode_document
 from ..errors import ValidationError
 from ..event import Kind
-from ..receiver.intake import infer_kind
 from ..validation import document_errors, missing_recommended_fields
 from .common import KINDS, Commands, Exit
 
@@ -51,7 +50,7 @@ def add_arguments(commands: Commands) -> argparse.ArgumentParser:
         help="check events in files against MozDef's format",
         description="Check events (a JSON object, a JSON array, or newline-delimited JSON) "
         "against their kind's rules and MozDef's field conventions. Without --kind, the kind "
-        "is inferred from each event's category.",
+        "is inferred from each event (its category, or a vulnerability document's shape).",
         epilog="exit codes: 0 every event is valid; 1 some are invalid (or have warnings, "
         "with --strict); 2 a file cannot be read or a bad option",
     )
@@ -142,7 +141,7 @@ def check_document(document: Any, location: str, kind: Kind | None) -> list[Find
     naming the recommended fields it lacks."""
     if not isinstance(document, dict):
         return [Finding(location, "error", f"not a JSON object but {type(document).__name__}")]
-    kind = kind or infer_kind(document)
+    kind = kind or Kind.of_document(document)
     try:
         errors = document_errors(document, kind)
         if not errors:
@@ -155,7 +154,7 @@ def check_document(document: Any, location: str, kind: Kind | None) -> list[Find
         Finding(location, "error", f"{exc} ({kind} event)", getattr(exc, "path", ""))
         for exc in errors
     ]
-    missing = [] if kind is Kind.VULNERABILITY else missing_recommended_fields(document)
+    missing = missing_recommended_fields(document, kind)
     if missing:
         message = "recommended fields missing: " + ", ".join(missing)
         findings.append(Finding(location, "warning", message))

@@ -12,7 +12,7 @@ For development and tests, not production.
 
 from __future__ import annotations
 
-from .intake import ReceivedEvent, check_document, infer_kind, parse_body
+from .intake import ReceivedEvent, check_document, parse_body
 from .server import DEFAULT_MAX_BODY_BYTES, Receiver, ReceiverStats
 
 __all__ = [
@@ -21,6 +21,5 @@ __all__ = [
     "Receiver",
     "ReceiverStats",
     "check_document",
-    "infer_kind",
     "parse_body",
 ]

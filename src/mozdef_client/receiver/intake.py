@@ -23,7 +23,6 @@ __all__ = [
     "ReceivedEvent",
     "check_document",
     "check_documents",
-    "infer_kind",
     "parse_body",
 ]
 
@@ -31,7 +30,7 @@ __all__ = [
 class ReceivedEvent(NamedTuple):
     """One event as it arrived, with what the MozDef format check found.
 
-    ``kind`` is inferred from the category (``None`` for ``/custom`` documents,
+    ``kind`` is :meth:`Kind.of_document`'s (``None`` for ``/custom`` documents,
     which MozDef takes as they are, and for documents that are not objects;
     ``/custom/vulnerability`` documents are vulnerabilities). ``errors`` holds
     the first rule the event breaks (MozDef would still store it), or says
@@ -145,20 +144,6 @@ def parse_body(path: str, body: bytes) -> list[Any]:
     return documents
 
 
-def infer_kind(document: dict[str, Any]) -> Kind:
-    """The kind of a document: from its category, or its shape when it has none.
-
-    Vulnerability documents are the caller's own dict and carry no category,
-    so ``Kind.from_category`` alone would judge them as generic events.
-    """
-    category = document.get("category")
-    if category is None and "asset" in document and ("vuln" in document or "zone" in document):
-        return Kind.VULNERABILITY  # MozDef's v1 format has vuln, v2 has zone
-    if document.get("customendpoint") is True and document.get("endpoint") == "vulnerability":
-        return Kind.VULNERABILITY
-    return Kind.from_category(category if isinstance(category, str) else None)
-
-
 _STRIPPED = (
     "MozDef would strip this: it indexes a vulnerability document whole only from "
     "/custom/vulnerability (elsewhere its keyMapping keeps only utctimestamp and sourcename, "
@@ -195,7 +180,7 @@ def check_document(path: str, document: Any, received_at: float) -> ReceivedEven
     if not isinstance(document, dict):
         error = f"an event must be a JSON object, not {type(document).__name__}"
         return ReceivedEvent(path, document, None, (error,), (), received_at)
-    kind = infer_kind(document)
+    kind = Kind.of_document(document)
     errors: tuple[str, ...] = ()
     try:
         validate_document(document, kind)
@@ -205,7 +190,7 @@ def check_document(path: str, document: Any, received_at: float) -> ReceivedEven
         errors = (f"could not be checked: {exc!r}",)
     if kind is Kind.VULNERABILITY:
         errors = _vulnerability_route_error(path, document) + errors
-    warnings = () if kind is Kind.VULNERABILITY else tuple(recommended_field_warnings(document))
+    warnings = tuple(recommended_field_warnings(document, kind))
     return ReceivedEvent(path, document, kind, errors, warnings, received_at)
 
 
