@@ -8,11 +8,10 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from mozdef_client import Client, Event, MozDefEvent, Severity
+from mozdef_client import Client, Event, MozDefEvent, Severity, ndjson
 from mozdef_client.cli.demo import sample_events
 from mozdef_client.event import Kind
 from mozdef_client.receiver import Receiver, check_document, parse_body
-from mozdef_client.receiver import intake as receiver_intake
 from mozdef_client.receiver.intake import check_documents
 from mozdef_client.validation import recommended_field_warnings, validate_document
 
@@ -275,7 +274,7 @@ def test_parse_body_skips_blank_and_whitespace_lines():
 
 
 def test_parse_body_without_orjson_reads_the_same_and_names_bad_lines(monkeypatch):
-    monkeypatch.setattr(receiver_intake, "_FAST_LOADS", None)
+    monkeypatch.setattr(ndjson, "_FAST_LOADS", None)
     body = b'{"index": {}}\n{"a": 1}\n\n{"b": NaN}\n'
     [first, second] = parse_body("/_bulk", body)
     assert first == {"a": 1} and second["b"] != second["b"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import stat
@@ -28,6 +27,7 @@ from ..delivery import Mode
 from ..delivery.spool import spool_status
 from ..errors import MozDefError, SpoolError, ValidationError
 from ..event import DocumentEvent, Kind
+from ..ndjson import read_lines
 from .common import Exit, delivery_hint, url_hint
 from .send import TOO_DEEP, complete_document, env_url, open_client, report
 
@@ -169,21 +169,17 @@ def stream_documents(
     A bad line (not JSON, nested too deeply, invalid) is reported with its
     number, counted, and the stream goes on.
     """
-    for number, line in enumerate(source, 1):
-        if number % 256 == 0:
-            update()
-        if not line.strip():
-            continue
+    for number, document, error in read_lines(source):
         result.lines += 1
-        try:
-            document = json.loads(line)
-        except RecursionError:
+        if result.lines % 256 == 0:
+            update()
+        if isinstance(error, RecursionError):
             result.invalid += 1
             err.write(f"{name}:{number}: not sent: {TOO_DEEP}\n")
             continue
-        except ValueError as exc:
+        if error is not None:
             result.invalid += 1
-            err.write(f"{name}:{number}: not valid JSON, not sent: {exc}\n")
+            err.write(f"{name}:{number}: not valid JSON, not sent: {error}\n")
             continue
         if not isinstance(document, dict):
             result.invalid += 1

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from ..encoding import encode_document
 from ..errors import ValidationError
 from ..event import Kind
+from ..ndjson import load_whole, read_lines
 from ..validation import document_errors, missing_recommended_fields
 from .common import KINDS, Commands, Exit
 
@@ -166,14 +167,10 @@ def _documents(text: str, name: str) -> Iterator[tuple[str, Any, str | None]]:
     stripped = text.strip()
     if not stripped:
         return
-    try:
-        whole = json.loads(stripped)
-    except RecursionError:
-        whole_error: Exception | None = RecursionError(TOO_DEEP)
-    except ValueError as exc:
-        whole_error = exc
-    else:
-        whole_error = None
+    whole, whole_error = load_whole(stripped)
+    if isinstance(whole_error, RecursionError):
+        whole_error = RecursionError(TOO_DEEP)
+    if whole_error is None:
         if isinstance(whole, list):
             for index, document in enumerate(whole):
                 yield f"{name}[{index}]", document, None
@@ -192,18 +189,13 @@ def _documents(text: str, name: str) -> Iterator[tuple[str, Any, str | None]]:
         line = getattr(whole_error, "lineno", 1) + first - 1
         yield f"{name}:{line}", None, f"not valid JSON: {whole_error}"
         return
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            document = json.loads(line)
-        except RecursionError:
+    for number, document, error in read_lines(lines):
+        if isinstance(error, RecursionError):
             yield f"{name}:{number}", None, f"not checked: {TOO_DEEP}"
-            continue
-        except ValueError as exc:
-            yield f"{name}:{number}", None, f"not valid JSON: {exc}"
-            continue
-        yield f"{name}:{number}", document, None
+        elif error is not None:
+            yield f"{name}:{number}", None, f"not valid JSON: {error}"
+        else:
+            yield f"{name}:{number}", document, None
 
 
 def _concatenated(text: str) -> list[tuple[int, Any]] | None:
@@ -246,10 +238,5 @@ def _first_line(text: str) -> int:
 
 
 def _parses(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    except RecursionError:
-        return True  # JSON, only too deep: a line of NDJSON, reported line by line
-    return True
+    # JSON that is only too deep counts: a line of NDJSON, reported line by line.
+    return not isinstance(load_whole(line)[1], ValueError)

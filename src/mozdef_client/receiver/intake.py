@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..event import Kind
+from ..ndjson import NOT_JSON, load_lines, load_whole
 from ..severity import Severity
 from ..validation import recommended_field_warnings, validate_document
 
@@ -51,39 +51,12 @@ class ReceivedEvent(NamedTuple):
         return not self.errors
 
 
-def _fast_loads() -> Callable[[bytes], Any] | None:
-    try:
-        import orjson
-    except ImportError:
-        return None
-    return orjson.loads
-
-
-_FAST_LOADS = _fast_loads()
-
-
 class BulkBodyError(ValueError):
     """A ``/_bulk`` body MozDef's loginput would turn into junk while answering 200.
 
     The receiver answers 400 with this message, so the mistake shows in
     development instead of as lost events in production.
     """
-
-
-_NOT_JSON = object()
-
-
-def _load_whole(body: bytes) -> Any:
-    """``json.loads`` of the whole body, as MozDef's /_bulk tries first."""
-    if _FAST_LOADS is not None:
-        try:
-            return _FAST_LOADS(body)
-        except ValueError:
-            pass  # NDJSON, or JSON orjson refuses (NaN): Python's json decides
-    try:
-        return json.loads(body)
-    except ValueError:
-        return _NOT_JSON
 
 
 def _bulk_shape_problem(whole: Any) -> str:
@@ -109,9 +82,8 @@ def parse_body(path: str, body: bytes) -> list[Any]:
     names as junk; anything else is NDJSON, read line by line. Elements and
     lines with a top-level ``index`` key are skipped, as MozDef skips them
     (Elasticsearch action lines). Other paths take one document.
-    NDJSON lines are parsed with orjson when it is installed; a line it
-    refuses is parsed again with Python's json, which MozDef uses and which
-    also takes NaN, lone surrogates and integers over 64 bits.
+    Bodies are read by :mod:`mozdef_client.ndjson` (orjson first when it is
+    installed, then Python's json, which MozDef uses).
 
     Raises:
         BulkBodyError: a ``/_bulk`` body MozDef would mangle (answer 400).
@@ -120,28 +92,16 @@ def parse_body(path: str, body: bytes) -> list[Any]:
     """
     if not path.endswith("/_bulk"):
         return [json.loads(body)]
-    whole = _load_whole(body)
-    if whole is not _NOT_JSON:
+    whole, error = load_whole(body, fast=True)
+    if isinstance(error, RecursionError):
+        raise error
+    if whole is not NOT_JSON:
         if not isinstance(whole, list):
             raise BulkBodyError(_bulk_shape_problem(whole))
         return [d for d in whole if not (type(d) is dict and "index" in d)]
-    loads = _FAST_LOADS or json.loads
-    documents: list[Any] = []
-    append = documents.append
-    for number, line in enumerate(body.strip().split(b"\n"), 1):
-        try:
-            document = loads(line)
-        except ValueError as exc:
-            if not line.strip():
-                continue
-            try:
-                document = json.loads(line)
-            except ValueError:
-                raise ValueError(f"line {number}: {exc}") from None
-        if type(document) is dict and "index" in document:
-            continue  # an Elasticsearch bulk action line
-        append(document)
-    return documents
+    documents = load_lines(body.strip().split(b"\n"), fast=True)
+    # Elasticsearch bulk action lines, which MozDef skips.
+    return [d for d in documents if not (type(d) is dict and "index" in d)]
 
 
 _STRIPPED = (
