@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mozdef_client.ndjson import read_documents
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -58,9 +60,7 @@ class Request:
         if not text:
             return []
         if self.path.rstrip("/").endswith("/_bulk"):
-            if text.startswith("["):
-                return list(json.loads(text))
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
+            return read_documents(text)
         return [json.loads(text)]
 
 

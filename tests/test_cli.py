@@ -18,8 +18,8 @@ import pytest
 
 from mozdef_client import __version__
 from mozdef_client.cli import Exit, main
-from mozdef_client.cli_serve import _banner, is_loopback
-from mozdef_client.demo import sample_events
+from mozdef_client.cli.demo import sample_events
+from mozdef_client.cli.serve import _banner, is_loopback
 from mozdef_client.receiver import Receiver
 
 

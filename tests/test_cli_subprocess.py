@@ -296,13 +296,40 @@ def test_send_a_file_shows_progress_in_events_on_a_terminal_only(tmp_path):
 
 def test_importing_the_cli_does_not_import_rich_or_the_receiver():
     code = (
-        "import sys, mozdef_client.cli, mozdef_client.cli_send;"
-        "print(sorted(m for m in ('rich', 'mozdef_client.receiver_store') if m in sys.modules))"
+        "import sys, mozdef_client.cli, mozdef_client.cli.send, mozdef_client.cli.validate;"
+        "print(sorted(m for m in ('rich', 'mozdef_client.receiver') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+# What only running a command needs: --help must stay fast without them.
+HEAVY = (
+    "urllib3", "sqlite3", "ssl", "http.server", "socketserver", "rich", "boto3", "pika",
+    "mozdef_client.client", "mozdef_client.delivery", "mozdef_client.transports",
+    "mozdef_client.receiver", "mozdef_client.legacy",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["send", "--help"], ["serve", "--help"], ["spool", "x", "--help"]]
+)
+def test_help_imports_no_transport_no_receiver_and_no_client(argv):
+    code = (
+        "import contextlib, io, sys\n"
+        "from mozdef_client.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    status = main({argv!r})\n"
+        "assert status == 0 and 'usage: mozdef-client' in out.getvalue(), out.getvalue()\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({HEAVY!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_validate_from_stdin_exits_1_naming_the_field():

@@ -19,6 +19,7 @@ from mozdef_client import (
     Severity,
     ValidationError,
 )
+from mozdef_client.ndjson import read_documents
 from servers import Receiver, SyslogSink, free_port
 
 
@@ -40,7 +41,7 @@ def everywhere(receiver: Receiver, syslog_sink: SyslogSink, file_path: Path) -> 
 def file_summaries(path: Path) -> list[str]:
     if not path.exists():
         return []
-    return [json.loads(line)["summary"] for line in path.read_bytes().splitlines()]
+    return [document["summary"] for document in read_documents(path.read_bytes())]
 
 
 def syslog_summaries(sink: SyslogSink, count: int) -> list[str]:

@@ -296,3 +296,24 @@ def test_kind_from_category_guesses_kind():
     assert Kind.from_category("rra_data") is Kind.RRA
     assert Kind.from_category("authentication") is Kind.GENERIC
     assert Kind.from_category(None) is Kind.GENERIC
+
+
+@pytest.mark.parametrize(
+    ("document", "kind"),
+    [
+        ({"asset": {}, "vuln": {}}, Kind.VULNERABILITY),  # MozDef's v1 shape
+        ({"asset": {}, "zone": "dmz", "version": 2}, Kind.VULNERABILITY),  # v2
+        ({"customendpoint": True, "endpoint": "vulnerability"}, Kind.VULNERABILITY),
+        ({"category": "complianceitems"}, Kind.COMPLIANCE),
+        ({"category": "asset_hint"}, Kind.ASSET_HINT),
+        ({"category": "rra_data"}, Kind.RRA),
+        ({"category": "authentication", "asset": {}, "vuln": {}}, Kind.GENERIC),
+        ({"category": 3}, Kind.GENERIC),
+        ({"summary": "no category"}, Kind.GENERIC),
+        ({"asset": {}}, Kind.GENERIC),
+    ],
+)
+def test_kind_of_document_recognises_vulnerabilities_by_shape_and_the_rest_by_category(
+    document, kind
+):
+    assert Kind.of_document(document) is kind

@@ -83,6 +83,23 @@ def test_all_is_exactly_the_public_names():
     assert len(mozdef_client.__all__) == len(EXPECTED), "a name is listed twice"
 
 
+def test_every_public_name_is_imported_on_first_use_from_its_module():
+    """The package imports a name's module lazily; the table must list every name."""
+    assert set(mozdef_client._MODULE_OF) | {"__version__"} == EXPECTED
+    assert set(dir(mozdef_client)) >= EXPECTED
+    loaded = run_python(
+        """
+        import json, sys
+        import mozdef_client
+        http = "mozdef_client.transports.http"
+        before = http in sys.modules
+        mozdef_client.HTTPTransport
+        print(json.dumps({"before": before, "after": http in sys.modules}))
+        """
+    )
+    assert loaded == {"before": False, "after": True}
+
+
 def test_every_name_in_all_exists_and_belongs_to_the_package():
     for name in mozdef_client.__all__:
         value = getattr(mozdef_client, name)

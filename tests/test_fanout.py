@@ -26,6 +26,7 @@ from delivery_helpers import assert_each_once, fast, numbers_of, send_numbered, 
 from mozdef_client import Client, DeliveryError, MozDefError, MozDefEvent, MozDefMessage
 from mozdef_client.delivery import DestinationStats, Stats
 from mozdef_client.legacy import fire_and_forget_stats, flush_fire_and_forget
+from mozdef_client.ndjson import read_documents
 from servers import Fault, Receiver, SyslogSink, free_port
 
 REGION = "us-east-1"
@@ -46,7 +47,7 @@ def syslog_events(sink: SyslogSink, count: int = 0) -> list[dict[str, Any]]:
 def file_events(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    return read_documents(path.read_text())
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,6 +26,7 @@ from mozdef_client import (
     Severity,
 )
 from mozdef_client.delivery import DeliveryOptions, RetryPolicy
+from mozdef_client.testing import RecordingTransport
 from servers import Fault, Receiver, free_port
 
 FAST = DeliveryOptions(flush_interval=0.05, overflow="drop_newest")
@@ -503,25 +504,25 @@ def test_library_warnings_about_a_failing_destination_are_not_sent(
     assert handler.client.stats().dead_lettered == 3
 
 
-class ChattyTransport:
-    """A destination whose client library logs an error (as pika or botocore do) and refuses."""
+def chatty_transport(rename_thread: bool = False) -> RecordingTransport:
+    """A destination whose client library logs an error (as pika or botocore do) and
+    refuses; with ``rename_thread``, on a delivery thread that something renamed."""
 
-    name = "chatty"
-
-    def __init__(self) -> None:
-        self.summaries: list[str] = []
-
-    def send(self, batch: Sequence[EncodedEvent]) -> None:
-        self.summaries.extend(json.loads(event.payload)["summary"] for event in batch)
+    def log(batch: list[EncodedEvent]) -> None:
+        if rename_thread:
+            threading.current_thread().name = "renamed by a library"
         logging.getLogger("thirdparty.net").error("connection to chatty lost")
-        raise PermanentError("chatty refused", destination=self.name)
 
-    def close(self) -> None:
-        pass
+    refused = PermanentError("chatty refused", destination="chatty")
+    return RecordingTransport(log, error=refused, name="chatty")
+
+
+def summaries(transport: RecordingTransport) -> list[str]:
+    return [document["summary"] for document in transport.documents]
 
 
 def test_what_a_transport_logs_on_a_delivery_thread_is_not_sent(root_handlers: Any) -> None:
-    transport = ChattyTransport()
+    transport = chatty_transport()
     client = Client(transport, mode="background", delivery=FAST)
     seen = Collector()
     handler = MozDefHandler(client=client)
@@ -530,28 +531,20 @@ def test_what_a_transport_logs_on_a_delivery_thread_is_not_sent(root_handlers: A
     logging.getLogger("app.recursion").warning("app event")
     client.flush(5)
     time.sleep(0.5)
-    assert transport.summaries == ["app event"]
+    assert summaries(transport) == ["app event"]
     assert any(r.name == "thirdparty.net" for r in seen.records)
     client.close()
 
 
-class RenamingTransport(ChattyTransport):
-    """As ChattyTransport, on a delivery thread that something renamed."""
-
-    def send(self, batch: Sequence[EncodedEvent]) -> None:
-        threading.current_thread().name = "renamed by a library"
-        super().send(batch)
-
-
 def test_a_delivery_thread_is_recognised_whatever_its_name(root_handlers: Any) -> None:
-    transport = RenamingTransport()
+    transport = chatty_transport(rename_thread=True)
     client = Client(transport, mode="background", delivery=FAST)
     handler = MozDefHandler(client=client)
     root_handlers(handler)
     logging.getLogger("app.recursion").warning("app event")
     client.flush(5)
     time.sleep(0.5)
-    assert transport.summaries == ["app event"]
+    assert summaries(transport) == ["app event"]
     client.close()
 
 

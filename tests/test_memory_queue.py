@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -12,6 +11,7 @@ from mozdef_client import Client, Event
 from mozdef_client.delivery import DeliveryOptions
 from mozdef_client.delivery.memory_queue import MemoryQueue
 from mozdef_client.delivery.stats import Counters
+from mozdef_client.testing import RecordingTransport
 from mozdef_client.transports.base import EncodedEvent
 
 
@@ -132,31 +132,25 @@ def test_clear_empties_and_says_how_many():
 # -- the same policies through a Client ----------------------------------------------------
 
 
-class GatedTransport:
+class GatedTransport(RecordingTransport):
     """A destination that takes its first batch and holds it until the gate opens.
 
     While it holds that batch, the client's queue fills up exactly as the
     test says, whatever the threads' timing.
     """
 
-    name = "gated"
-
     def __init__(self) -> None:
+        super().__init__(self._hold, name="gated")
         self.busy = threading.Event()
         self.gate = threading.Event()
-        self.batches: list[list[EncodedEvent]] = []
 
-    def send(self, batch) -> None:
+    def _hold(self, batch: list[EncodedEvent]) -> None:
         self.busy.set()
         assert self.gate.wait(30)
-        self.batches.append(list(batch))
-
-    def close(self) -> None:
-        pass
 
     @property
     def summaries(self) -> list[str]:
-        return [json.loads(e.payload)["summary"] for batch in self.batches for e in batch]
+        return [document["summary"] for document in self.documents]
 
 
 def fill(client: Client, transport: GatedTransport, count: int) -> list[bool]:

@@ -296,9 +296,9 @@ def test_sdist_carries_sources_docs_and_typing_marker(built: Built) -> None:
         "src/mozdef_client/__init__.py",
         "src/mozdef_client/_version.py",
         "src/mozdef_client/py.typed",
-        "src/mozdef_client/web/index.html",
-        "src/mozdef_client/web/app.js",
-        "src/mozdef_client/web/app.css",
+        "src/mozdef_client/receiver/static/index.html",
+        "src/mozdef_client/receiver/static/app.js",
+        "src/mozdef_client/receiver/static/app.css",
     ):
         assert wanted in names
 
@@ -312,7 +312,7 @@ def test_wheel_requires_urllib3_only_and_offers_the_command(built: Built) -> Non
         entry_points = wheel.read(f"{info}/entry_points.txt").decode()
         assert "mozdef_client/py.typed" in wheel.namelist()
         for page in ("index.html", "app.js", "app.css"):  # the receiver's web view
-            assert f"mozdef_client/web/{page}" in wheel.namelist()
+            assert f"mozdef_client/receiver/static/{page}" in wheel.namelist()
     # The licence as an SPDX expression (PEP 639): no deprecated table form.
     assert re.search(r"^License-Expression: MPL-2\.0$", metadata, re.MULTILINE)
     requires = re.findall(r"^Requires-Dist: (.+)$", metadata, re.MULTILINE)
@@ -396,7 +396,7 @@ def test_deb_holds_the_library_the_command_and_the_docs(built: Built) -> None:
         f"{site}/mozdef_client/__init__.py",
         f"{site}/mozdef_client/py.typed",
         f"{site}/mozdef_client/transports/http.py",
-        f"{site}/mozdef_client/web/index.html",
+        f"{site}/mozdef_client/receiver/static/index.html",
         f"{site}/mozdef_client-{VERSION}.dist-info/entry_points.txt",
         "/usr/share/doc/python3-mozdef-client/copyright",
     ):

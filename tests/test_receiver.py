@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from mozdef_client import Client, Event, MozDefEvent, Severity, receiver_intake
-from mozdef_client.demo import sample_events
+from mozdef_client import Client, Event, MozDefEvent, Severity, ndjson
+from mozdef_client.cli.demo import sample_events
 from mozdef_client.event import Kind
-from mozdef_client.receiver import Receiver, check_document, infer_kind, parse_body
-from mozdef_client.receiver_intake import check_documents
+from mozdef_client.receiver import Receiver, check_document, parse_body
+from mozdef_client.receiver.intake import check_documents
 from mozdef_client.validation import recommended_field_warnings, validate_document
 
 HTTP = urllib3.PoolManager(retries=False, timeout=10)
@@ -254,7 +254,7 @@ def test_the_quick_check_agrees_with_the_full_rules(document):
     [event] = check_documents("/_bulk", [document], 0.0)
     assert event == check_document("/_bulk", document, 0.0)
     if isinstance(document, dict):
-        kind = infer_kind(document)
+        kind = Kind.of_document(document)
         try:
             validate_document(document, kind)
             expected_errors: tuple[str, ...] = ()
@@ -265,7 +265,7 @@ def test_the_quick_check_agrees_with_the_full_rules(document):
             expected_errors = (event.errors[0], *expected_errors)
         assert event.errors == expected_errors
         if kind is not Kind.VULNERABILITY:
-            assert event.warnings == tuple(recommended_field_warnings(document))
+            assert event.warnings == tuple(recommended_field_warnings(document, kind))
 
 
 def test_parse_body_skips_blank_and_whitespace_lines():
@@ -274,7 +274,7 @@ def test_parse_body_skips_blank_and_whitespace_lines():
 
 
 def test_parse_body_without_orjson_reads_the_same_and_names_bad_lines(monkeypatch):
-    monkeypatch.setattr(receiver_intake, "_FAST_LOADS", None)
+    monkeypatch.setattr(ndjson, "_FAST_LOADS", None)
     body = b'{"index": {}}\n{"a": 1}\n\n{"b": NaN}\n'
     [first, second] = parse_body("/_bulk", body)
     assert first == {"a": 1} and second["b"] != second["b"]
@@ -290,6 +290,6 @@ def test_parse_body_keeps_python_json_semantics():
 
 
 def test_vulnerability_documents_are_recognised_by_shape():
-    assert infer_kind({"vuln": {}, "asset": {}}) is Kind.VULNERABILITY
-    assert infer_kind({"category": "complianceitems"}) is Kind.COMPLIANCE
-    assert infer_kind({"category": 3}) is Kind.GENERIC
+    assert Kind.of_document({"vuln": {}, "asset": {}}) is Kind.VULNERABILITY
+    assert Kind.of_document({"category": "complianceitems"}) is Kind.COMPLIANCE
+    assert Kind.of_document({"category": 3}) is Kind.GENERIC

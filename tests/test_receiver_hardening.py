@@ -24,8 +24,8 @@ import pytest
 import urllib3
 
 from mozdef_client.receiver import Receiver
-from mozdef_client.receiver_intake import check_document
-from mozdef_client.receiver_store import ConsolePrinter, JSONLStore, SQLiteStore, Stores
+from mozdef_client.receiver.intake import check_document
+from mozdef_client.receiver.store import ConsolePrinter, JSONLStore, SQLiteStore, Stores
 from test_receiver_malformed import EVENT, Connection, post
 
 HTTP = urllib3.PoolManager(retries=False, timeout=5)

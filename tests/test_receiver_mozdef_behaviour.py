@@ -15,7 +15,7 @@ import urllib3
 from mozdef_client import Event
 from mozdef_client.event import Kind
 from mozdef_client.receiver import Receiver
-from mozdef_client.receiver_intake import BulkBodyError, parse_body
+from mozdef_client.receiver.intake import BulkBodyError, parse_body
 from samples import vulnerability_document
 
 HTTP = urllib3.PoolManager(retries=False, timeout=10)

@@ -9,9 +9,9 @@ import sqlite3
 import urllib3
 
 from mozdef_client import Client, Event, Severity
-from mozdef_client.demo import sample_events
+from mozdef_client.cli.demo import sample_events
 from mozdef_client.receiver import ReceivedEvent, Receiver, check_document
-from mozdef_client.receiver_store import ConsolePrinter, JSONLStore, SQLiteStore, describe_event
+from mozdef_client.receiver.store import ConsolePrinter, JSONLStore, SQLiteStore, describe_event
 
 
 def test_jsonl_store_appends_each_document_on_one_line(tmp_path):

@@ -39,6 +39,7 @@ from mozdef_client import (
     Severity,
     prepare,
 )
+from mozdef_client.ndjson import read_documents
 from mozdef_client.transports._syslog_format import rfc3164_header, rfc5424_header
 from tls import TLSFiles, make_tls_files, server_context
 
@@ -597,8 +598,7 @@ class Rsyslog:
     def records(self, app_name: str) -> list[dict[str, str]]:
         if not self.out.exists():
             return []
-        lines = self.out.read_text(encoding="utf-8").splitlines()
-        records = [json.loads(line) for line in lines if line.strip()]
+        records = read_documents(self.out.read_text(encoding="utf-8"))
         return [r for r in records if r["app_name"] == app_name]
 
     def wait_for(self, app_name: str, count: int, timeout: float = 10.0) -> list[dict[str, str]]:

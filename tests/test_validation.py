@@ -157,14 +157,22 @@ def test_an_event_that_is_not_an_object_is_refused(kind):
 
 
 def test_recommended_field_warnings_list_absent_fields():
-    assert recommended_field_warnings({"summary": "x", "severity": "INFO"}) == [
+    assert recommended_field_warnings({"summary": "x", "severity": "INFO"}, Kind.GENERIC) == [
         "timestamp is missing (recommended)",
         "hostname is missing (recommended)",
         "processname is missing (recommended)",
         "category is missing (recommended)",
     ]
-    assert recommended_field_warnings(generic_document()) == []
-    assert recommended_field_warnings({"category": "vulnerability"}) == []
+    assert recommended_field_warnings(generic_document(), Kind.GENERIC) == []
+    vulnerability = {"category": "vulnerability"}
+    assert recommended_field_warnings(vulnerability, Kind.of_document(vulnerability)) == []
+
+
+def test_a_vulnerability_document_recognised_by_its_shape_gets_no_recommended_field_warnings():
+    """It has no category; the guard used to read the category and warned anyway."""
+    document = vulnerability_document()
+    assert Kind.of_document(document) is Kind.VULNERABILITY
+    assert recommended_field_warnings(document, Kind.of_document(document)) == []
 
 
 # -- compliance ----------------------------------------------------------------

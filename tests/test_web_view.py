@@ -19,7 +19,7 @@ import urllib3
 from browser import chromium, screenshot
 from mozdef_client import Client, Event, Kind, Severity
 from mozdef_client.receiver import Receiver
-from mozdef_client.receiver_web import EventLog, WebView
+from mozdef_client.receiver.web import EventLog, WebView
 
 HTTP = urllib3.PoolManager(retries=False, timeout=5)
 
@@ -178,7 +178,7 @@ def test_mozdef_client_serve_serves_the_page(tmp_path):
 
 
 def test_the_page_and_script_ship_in_the_package():
-    web = resources.files("mozdef_client").joinpath("web")
+    web = resources.files("mozdef_client.receiver").joinpath("static")
     for name in ("index.html", "app.js", "app.css"):
         assert web.joinpath(name).is_file(), name
     page = web.joinpath("index.html").read_text()
@@ -206,7 +206,7 @@ def test_the_web_view_answers_only_loopback_clients():
 
 
 def test_the_event_log_keeps_the_newest_events_and_counts_them_all():
-    from mozdef_client.receiver_intake import check_document
+    from mozdef_client.receiver.intake import check_document
 
     log = EventLog(keep=3)
     log([check_document("/events", {"summary": f"{n}", "category": "c"}, 0.0) for n in range(5)])

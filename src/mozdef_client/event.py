@@ -48,8 +48,30 @@ class Kind(str, enum.Enum):
 
     @classmethod
     def from_category(cls, category: str | None) -> Kind:
-        """Guess the kind from a document's category (generic when unknown)."""
+        """The kind a category names (generic when unknown); for a whole
+        document, :meth:`of_document` also recognises vulnerabilities."""
         return _KIND_BY_CATEGORY.get(category or "", cls.GENERIC)
+
+    @classmethod
+    def of_document(cls, document: Mapping[str, Any]) -> Kind:
+        """The kind of a whole MozDef document, the one rule for every reader.
+
+        A vulnerability document is the caller's own dict with no category,
+        so it is recognised as MozDef's vulnerability plugin recognises it,
+        by its shape (``asset`` with ``vuln`` in v1, ``zone`` in v2), or by
+        the marks of ``/custom/vulnerability`` (see :mod:`.routing`). Other
+        kinds come from the category; anything else is generic.
+        """
+        category = document.get("category")
+        if category is None and "asset" in document and ("vuln" in document or "zone" in document):
+            return cls.VULNERABILITY
+        if document.get("customendpoint") is True and document.get("endpoint") == "vulnerability":
+            return cls.VULNERABILITY
+        return (
+            _KIND_BY_CATEGORY.get(category, cls.GENERIC)
+            if isinstance(category, str)
+            else cls.GENERIC
+        )
 
 
 _DEFAULT_CATEGORY = {

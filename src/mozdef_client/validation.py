@@ -107,14 +107,16 @@ _INDEX_KEY = (
 )
 
 
-def recommended_field_warnings(document: Mapping[str, Any]) -> list[str]:
-    """Soft findings for a generic document: recommended fields that are absent."""
-    return [f"{name} is missing (recommended)" for name in missing_recommended_fields(document)]
+def recommended_field_warnings(document: Mapping[str, Any], kind: Kind) -> list[str]:
+    """Soft findings for a document of ``kind``: recommended fields that are absent."""
+    missing = missing_recommended_fields(document, kind)
+    return [f"{name} is missing (recommended)" for name in missing]
 
 
-def missing_recommended_fields(document: Mapping[str, Any]) -> list[str]:
-    """The recommended fields a generic document lacks (none for vulnerabilities)."""
-    if Kind.from_category(document.get("category")) is Kind.VULNERABILITY:
+def missing_recommended_fields(document: Mapping[str, Any], kind: Kind) -> list[str]:
+    """The recommended fields a document of ``kind`` lacks (none for a vulnerability
+    document, which MozDef takes whole with fields of its own)."""
+    if kind is Kind.VULNERABILITY:
         return []
     return [name for name in _RECOMMENDED if name not in document]
 

@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
-from .cli import Exit
-from .encoding import encode_document
-from .errors import ValidationError
-from .event import Kind
-from .receiver import infer_kind
-from .validation import document_errors, missing_recommended_fields
+from ..encoding import encode_document
+from ..errors import ValidationError
+from ..event import Kind
+from ..ndjson import load_whole, read_lines
+from ..validation import document_errors, missing_recommended_fields
+from .common import KINDS, Commands, Exit
 
-__all__ = ["Finding", "check_document", "check_text", "run_validate"]
+__all__ = ["Finding", "add_arguments", "check_document", "check_text", "run"]
 
 TOO_DEEP = "nested too deeply to check (over Python's recursion limit)"
 _SECOND_DOCUMENT = "a second JSON document starts here"
@@ -44,7 +44,35 @@ class Finding:
         return f"{self.location}: {self.level}: {self.message}"
 
 
-def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def add_arguments(commands: Commands) -> argparse.ArgumentParser:
+    """The ``validate`` subcommand and its options."""
+    validate = commands.add_parser(
+        "validate",
+        help="check events in files against MozDef's format",
+        description="Check events (a JSON object, a JSON array, or newline-delimited JSON) "
+        "against their kind's rules and MozDef's field conventions. Without --kind, the kind "
+        "is inferred from each event (its category, or a vulnerability document's shape).",
+        epilog="exit codes: 0 every event is valid; 1 some are invalid (or have warnings, "
+        "with --strict); 2 a file cannot be read or a bad option",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="files to check ('-': stdin)")
+    validate.add_argument("--kind", choices=KINDS, help="check every event as this kind")
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="missing recommended fields are errors too (and are labelled so)",
+    )
+    validate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default): one finding a line; json: one JSON document with the counts "
+        "and every finding (location, level, message, field)",
+    )
+    return validate
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Check every file; returns the exit status (see :class:`~mozdef_client.cli.Exit`)."""
     kind = Kind(args.kind) if args.kind else None
     as_json = args.format == "json"
@@ -114,7 +142,7 @@ def check_document(document: Any, location: str, kind: Kind | None) -> list[Find
     naming the recommended fields it lacks."""
     if not isinstance(document, dict):
         return [Finding(location, "error", f"not a JSON object but {type(document).__name__}")]
-    kind = kind or infer_kind(document)
+    kind = kind or Kind.of_document(document)
     try:
         errors = document_errors(document, kind)
         if not errors:
@@ -127,7 +155,7 @@ def check_document(document: Any, location: str, kind: Kind | None) -> list[Find
         Finding(location, "error", f"{exc} ({kind} event)", getattr(exc, "path", ""))
         for exc in errors
     ]
-    missing = [] if kind is Kind.VULNERABILITY else missing_recommended_fields(document)
+    missing = missing_recommended_fields(document, kind)
     if missing:
         message = "recommended fields missing: " + ", ".join(missing)
         findings.append(Finding(location, "warning", message))
@@ -139,14 +167,10 @@ def _documents(text: str, name: str) -> Iterator[tuple[str, Any, str | None]]:
     stripped = text.strip()
     if not stripped:
         return
-    try:
-        whole = json.loads(stripped)
-    except RecursionError:
-        whole_error: Exception | None = RecursionError(TOO_DEEP)
-    except ValueError as exc:
-        whole_error = exc
-    else:
-        whole_error = None
+    whole, whole_error = load_whole(stripped)
+    if isinstance(whole_error, RecursionError):
+        whole_error = RecursionError(TOO_DEEP)
+    if whole_error is None:
         if isinstance(whole, list):
             for index, document in enumerate(whole):
                 yield f"{name}[{index}]", document, None
@@ -165,18 +189,13 @@ def _documents(text: str, name: str) -> Iterator[tuple[str, Any, str | None]]:
         line = getattr(whole_error, "lineno", 1) + first - 1
         yield f"{name}:{line}", None, f"not valid JSON: {whole_error}"
         return
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            document = json.loads(line)
-        except RecursionError:
+    for number, document, error in read_lines(lines):
+        if isinstance(error, RecursionError):
             yield f"{name}:{number}", None, f"not checked: {TOO_DEEP}"
-            continue
-        except ValueError as exc:
-            yield f"{name}:{number}", None, f"not valid JSON: {exc}"
-            continue
-        yield f"{name}:{number}", document, None
+        elif error is not None:
+            yield f"{name}:{number}", None, f"not valid JSON: {error}"
+        else:
+            yield f"{name}:{number}", document, None
 
 
 def _concatenated(text: str) -> list[tuple[int, Any]] | None:
@@ -219,10 +238,5 @@ def _first_line(text: str) -> int:
 
 
 def _parses(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    except RecursionError:
-        return True  # JSON, only too deep: a line of NDJSON, reported line by line
-    return True
+    # JSON that is only too deep counts: a line of NDJSON, reported line by line.
+    return not isinstance(load_whole(line)[1], ValueError)

@@ -1,4 +1,8 @@
-"""What to try next, added to the CLI's messages for the failures people hit first.
+"""What every ``mozdef-client`` command shares: the exit codes, the argparse
+choices, and the hints added to the messages for the failures people hit first.
+
+The commands import this module, never the package's ``__init__``, so that
+``cli/__init__.py`` can import the commands without a cycle.
 
 Hints are for people reading a terminal; nothing decides anything by them.
 Where an exception carries no status (a ``stats().last_error`` string), the
@@ -7,9 +11,27 @@ message text is all there is to go on.
 
 from __future__ import annotations
 
+import argparse
+import enum
 import re
+from typing import TypeAlias
 
-__all__ = ["delivery_hint", "url_hint"]
+__all__ = ["KINDS", "Commands", "Exit", "delivery_hint", "url_hint"]
+
+# What each command's add_arguments() adds its subcommand parser to.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+KINDS = ("generic", "compliance", "vulnerability", "asset-hint", "rra")
+
+
+class Exit(enum.IntEnum):
+    """What the command's exit status means (the same for every subcommand)."""
+
+    OK = 0  # everything was sent / valid / served
+    FAILED = 1  # some events failed, were dead-lettered, or are invalid
+    USAGE = 2  # a bad option, a missing destination, an unreadable file
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM (a summary is printed first)
+
 
 _HOST_PORT = re.compile(r"^\[?[\w.:-]+\]?:\d{1,5}(/.*)?$")
 _STATUS = re.compile(r"answered HTTP (\d{3})")

@@ -1,6 +1,6 @@
 """The development receiver's web page: the events as they arrive, in a browser.
 
-``GET /`` serves a page (``web/index.html``, ``web/app.js``, ``web/app.css``,
+``GET /`` serves a page (``static/index.html``, ``static/app.js``, ``static/app.css``,
 shipped in the package: no build step, nothing from the network) that polls
 ``GET /api/events?after=ID`` and shows a live table of the events, filters,
 each event's whole document with its findings, and counts by category and
@@ -23,8 +23,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .receiver_intake import ReceivedEvent
-from .receiver_store import category_and_severity, summary_of
+from .intake import ReceivedEvent
+from .store import category_and_severity, summary_of
 
 __all__ = ["EventLog", "Page", "WebView"]
 
@@ -118,7 +118,7 @@ class WebView:
 
 
 def _asset(name: str) -> bytes:
-    return resources.files("mozdef_client").joinpath("web").joinpath(name).read_bytes()
+    return resources.files("mozdef_client.receiver").joinpath("static").joinpath(name).read_bytes()
 
 
 def _is_loopback(host: str) -> bool:

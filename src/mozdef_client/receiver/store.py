@@ -9,6 +9,7 @@ each event arrived and what the format check found.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -20,13 +21,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .receiver import ReceivedEvent
+from .intake import ReceivedEvent
 
 __all__ = [
     "ConsolePrinter",
     "JSONLStore",
     "SQLiteStore",
     "Stores",
+    "Tally",
     "category_and_severity",
     "describe_event",
     "printable",
@@ -256,3 +258,28 @@ class ConsolePrinter:
         with self._lock:
             self._out.write("\n".join(lines) + "\n")
             self._out.flush()
+
+
+class Tally:
+    """Counts of received events by category and by severity, for ``serve``'s closing summary."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.categories: collections.Counter[str] = collections.Counter()
+        self.severities: collections.Counter[str] = collections.Counter()
+
+    def __call__(self, events: Sequence[ReceivedEvent]) -> None:
+        with self._lock:
+            for event in events:
+                category, severity = category_and_severity(event)
+                self.categories[category] += 1
+                self.severities[severity] += 1
+
+    def summary(self) -> str:
+        with self._lock:
+            lines = []
+            for label, counts in (("category", self.categories), ("severity", self.severities)):
+                if counts:
+                    listed = ", ".join(f"{printable(n)} {c}" for n, c in counts.most_common())
+                    lines.append(f"  by {label}: {listed}\n")
+        return "".join(lines)

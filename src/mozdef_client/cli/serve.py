@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import ipaddress
 import os
 import signal
 import threading
-from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .cli import Exit
-from .receiver import ReceivedEvent, Receiver
-from .receiver_store import (
-    ConsolePrinter,
-    JSONLStore,
-    SQLiteStore,
-    Stores,
-    category_and_severity,
-    printable,
-)
-from .receiver_web import EventLog, WebView
+from .common import Commands, Exit
 
-__all__ = ["Tally", "is_loopback", "run_serve"]
+if TYPE_CHECKING:
+    from ..receiver import Receiver
+    from ..receiver.store import Stores
+
+__all__ = ["add_arguments", "is_loopback", "run"]
 
 TOKEN_VARIABLE = "MOZDEF_RECEIVER_TOKEN"
 
@@ -39,33 +31,52 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-class Tally:
-    """Counts of received events by category and by severity, for the closing summary."""
+def add_arguments(commands: Commands) -> argparse.ArgumentParser:
+    """The ``serve`` subcommand and its options."""
+    serve = commands.add_parser(
+        "serve",
+        help="run a development receiver compatible with MozDef's HTTP intake",
+        description="A development receiver compatible with MozDef's HTTP intake: POST/PUT "
+        "/events, POST /_bulk (JSON array or NDJSON), /custom/<app>, GET /status. Checks each "
+        "event against MozDef's format and prints it. Stop it with Ctrl-C.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port (default 8080, MozDef's; 0 picks a free one)"
+    )
+    serve.add_argument("--jsonl", metavar="PATH", help="append each event's document to PATH")
+    serve.add_argument("--sqlite", metavar="PATH", help="store events in an SQLite database")
+    serve.add_argument(
+        "--quiet", "-q", action="store_true", help="do not print events as they arrive"
+    )
+    serve.add_argument(
+        "--token",
+        help="require 'Authorization: Bearer TOKEN' (or set MOZDEF_RECEIVER_TOKEN, which "
+        "other users cannot see in the process list)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=32 * 1024 * 1024,
+        metavar="N",
+        help="answer 413 to larger bodies (default 32 MiB)",
+    )
+    serve.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection that stays silent this long (default 30)",
+    )
+    return serve
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.categories: collections.Counter[str] = collections.Counter()
-        self.severities: collections.Counter[str] = collections.Counter()
 
-    def __call__(self, events: Sequence[ReceivedEvent]) -> None:
-        with self._lock:
-            for event in events:
-                category, severity = category_and_severity(event)
-                self.categories[category] += 1
-                self.severities[severity] += 1
-
-    def summary(self) -> str:
-        with self._lock:
-            lines = []
-            for label, counts in (("category", self.categories), ("severity", self.severities)):
-                if counts:
-                    listed = ", ".join(f"{printable(n)} {c}" for n, c in counts.most_common())
-                    lines.append(f"  by {label}: {listed}\n")
-        return "".join(lines)
-
-
-def run_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Serve until interrupted; returns the exit status."""
+    from ..receiver import Receiver
+    from ..receiver.store import ConsolePrinter, JSONLStore, SQLiteStore, Stores, Tally
+    from ..receiver.web import EventLog, WebView
+
     if args.max_body_bytes <= 0 or args.timeout <= 0:
         err.write("mozdef-client serve: --max-body-bytes and --timeout must be positive\n")
         return Exit.USAGE

@@ -7,21 +7,31 @@ bulk, durable spool) and the 1.1 API, and prints what arrived.
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .client import Client
-from .errors import MozDefError
-from .event import Event, Kind, VulnerabilityEvent
-from .legacy import MozDefEvent
-from .receiver import Receiver
-from .receiver_store import describe_event
-from .severity import Severity
+from ..event import Event, Kind, VulnerabilityEvent
+from ..severity import Severity
+from .common import Commands, Exit
 
-__all__ = ["run_demo", "sample_events"]
+if TYPE_CHECKING:
+    from ..receiver import Receiver
+
+__all__ = ["add_arguments", "run", "sample_events"]
+
+
+def add_arguments(commands: Commands) -> argparse.ArgumentParser:
+    """The ``demo`` subcommand (it takes no options)."""
+    return commands.add_parser(
+        "demo",
+        help="start a local receiver, send an event of each kind, print what arrived",
+        description="Start a development receiver on a free loopback port, send an event of "
+        "each kind through each delivery path, and print what arrived. Needs no MozDef.",
+    )
 
 
 def sample_events() -> list[Event | VulnerabilityEvent]:
@@ -99,6 +109,8 @@ class _Path:
 
 
 def _sync(receiver: Receiver, spool_dir: str) -> int:
+    from ..client import Client
+
     with Client(receiver.url, mode="sync") as client:  # whatever MOZDEF_MODE says
         for event in sample_events():
             client.send(event)
@@ -106,6 +118,8 @@ def _sync(receiver: Receiver, spool_dir: str) -> int:
 
 
 def _background(receiver: Receiver, spool_dir: str) -> int:
+    from ..client import Client
+
     client = Client(receiver.bulk_url, mode="background")
     for event in sample_events():
         client.send(event)
@@ -114,6 +128,8 @@ def _background(receiver: Receiver, spool_dir: str) -> int:
 
 
 def _durable(receiver: Receiver, spool_dir: str) -> int:
+    from ..client import Client
+
     client = Client(receiver.bulk_url, mode="durable", spool_dir=spool_dir)
     for event in sample_events():
         client.send(event)
@@ -122,6 +138,8 @@ def _durable(receiver: Receiver, spool_dir: str) -> int:
 
 
 def _legacy(receiver: Receiver, spool_dir: str) -> int:
+    from ..legacy import MozDefEvent
+
     legacy = MozDefEvent(receiver.url)
     legacy.summary = "sent through the mozdef_client 1.1 API"
     legacy.tags = ["legacy", "demo"]
@@ -138,8 +156,12 @@ PATHS = (
 )
 
 
-def run_demo(out: TextIO) -> int:
-    """Run the demo, printing to ``out``; returns the process exit code."""
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the demo, printing to ``out``; returns the exit status."""
+    from ..errors import MozDefError
+    from ..receiver import Receiver
+    from ..receiver.store import describe_event
+
     with Receiver() as receiver, tempfile.TemporaryDirectory(prefix="mozdef-demo-") as spool:
         out.write(f"MozDef development receiver listening on {receiver.base_url}\n\n")
         expected = 0
@@ -166,7 +188,7 @@ def run_demo(out: TextIO) -> int:
         out.write(f"One of them, as MozDef stores it:\n{_pretty(arrived[0].document)}\n\n")
     out.write(f"{len(arrived)} of {expected} events arrived, {invalid} of them invalid.\n")
     ok = not failed and len(arrived) == expected and invalid == 0
-    return 0 if ok else 1
+    return Exit.OK if ok else Exit.FAILED
 
 
 def _pretty(document: Any) -> str:

@@ -1,22 +1,13 @@
-"""A development receiver compatible with MozDef's HTTP intake (loginput).
+"""The receiver's HTTP side: routes, limits, the token, and connection deadlines.
 
-Accepts ``POST``/``PUT /events`` (one JSON event), ``POST /_bulk`` (a JSON
-array or NDJSON; lines with an ``index`` key are skipped), ``/custom/<app>``
-(any JSON document) and answers ``GET /status``. It answers 200 with an
-empty body, and 500 on invalid JSON, as MozDef does. Where MozDef would
-answer 200 but lose events, it says so instead: a ``/_bulk`` body of one
-JSON object is answered 400 (MozDef would publish its key names as junk).
-Every event is checked against MozDef's format; the findings travel with it
-as :class:`ReceivedEvent` ``errors`` (e.g. "MozDef would strip this" for a
-vulnerability document outside ``/custom/vulnerability``) and ``warnings``.
-
-It binds loopback by default, caps body sizes (413), can demand a bearer
-token (401), and answers malformed HTTP with a 4xx instead of crashing.
-Each connection has its own thread and a deadline for each request (a
-client that trickles its headers is cut off at ``connection_timeout``, however
-often it sends a byte); at the connection cap, the connection that has waited
-longest for its request makes room for a new one, so slow clients cannot lock
-out the rest. For development and tests, not production.
+:class:`IntakeServer` accepts connections, one thread each, gives every
+request a deadline (a client that trickles its headers is cut off at
+``connection_timeout``, however often it sends a byte) and, at the
+connection cap, closes the connection that has waited longest for its
+request. :class:`_Handler` answers one request: the intake paths go to
+:func:`~.intake.parse_body` and then to the server's ``accept``; other GETs
+to the ``pages`` callable (the web view). :class:`~.server.Receiver` puts
+them together.
 """
 
 from __future__ import annotations
@@ -30,41 +21,22 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from .receiver_intake import (
-    BulkBodyError,
-    ReceivedEvent,
-    check_document,
-    check_documents,
-    infer_kind,
-    parse_body,
-)
+from .intake import BulkBodyError, parse_body
 
-__all__ = [
-    "DEFAULT_MAX_BODY_BYTES",
-    "ReceivedEvent",
-    "Receiver",
-    "ReceiverStats",
-    "check_document",
-    "infer_kind",
-    "parse_body",
-]
+__all__ = ["POLL_SECONDS", "SECURITY_HEADERS", "IntakeServer", "Pages"]
 
 logger = logging.getLogger("mozdef_client.receiver")
 
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
-DEFAULT_CONNECTION_TIMEOUT = 30.0
-DEFAULT_MAX_CONNECTIONS = 256
 # After a 413 or 401 the client may still be sending; reading (and
 # dropping) a bounded amount first lets it see the answer instead of a reset.
 _DRAIN_BYTES = 64 * 1024 * 1024
 _DRAIN_SECONDS = 2.0
 # How often the serving loop looks for a close() and for connections past
 # their deadline: the most close() waits, and how late a deadline may bite.
-_POLL_SECONDS = 0.05
+POLL_SECONDS = 0.05
 # Bursts of connections wait in the kernel's queue rather than being reset
 # (socketserver's default is 5).
 _LISTEN_BACKLOG = 1024
@@ -72,9 +44,8 @@ _LISTEN_BACKLOG = 1024
 _BODY_SECONDS_PER_BYTE = 1 / (256 * 1024)
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
-Sink = Callable[[Sequence[ReceivedEvent]], None]
 # Answers a GET the intake does not: (path, client address) -> (status, body,
-# content type), or None for 404. The web view (receiver_web.py) is one.
+# content type), or None for 404. The web view (web.py) is one.
 Pages = Callable[[str, str], "tuple[int, bytes, str] | None"]
 # What every page answer carries: the web page runs only its own script and
 # style and frames nothing. It shows event content as text; were anything ever
@@ -89,17 +60,6 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiverStats:
-    """Counters since the receiver started."""
-
-    requests: int
-    events: int
-    invalid: int
-    with_warnings: int
-    rejected: int  # requests answered 4xx/5xx
 
 
 def _route(raw_path: str) -> str | None:
@@ -121,7 +81,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"
     server_version = "mozdef-client-receiver"
     sys_version = ""
-    server: _Server
+    server: IntakeServer
 
     def setup(self) -> None:
         super().setup()
@@ -286,7 +246,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass
 
 
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+class IntakeServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -398,143 +358,3 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         # A client that vanished mid-answer is normal; anything else is a bug
         # worth one log line, but never a crash or a traceback on the console.
         logger.debug("error serving %s", client_address, exc_info=True)
-
-
-class Receiver:
-    """A MozDef-compatible HTTP intake running in a background thread.
-
-    Args:
-        host, port: where to listen (port 0 picks a free one).
-        on_events: called with each request's events, from the request's
-            thread; more can be added with :meth:`add_sink`.
-        max_body_bytes: larger requests are answered 413.
-        token: when set, requests to the intake must carry
-            ``Authorization: Bearer <token>`` (401 otherwise); ``/status`` is open.
-        keep: remember the events for :attr:`events` (turn off for long runs).
-        connection_timeout: seconds a connection may stay silent.
-    """
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        on_events: Sink | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        token: str | None = None,
-        keep: bool = True,
-        connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    ) -> None:
-        self._changed = threading.Condition()
-        self._events: list[ReceivedEvent] = []
-        self._keep = keep
-        self._counts = [0, 0, 0, 0]  # requests, events, invalid, with warnings
-        self._sinks: list[Sink] = [] if on_events is None else [on_events]
-        self._server = _Server(
-            (host, port),
-            accept=self._accept,
-            max_body_bytes=max_body_bytes,
-            connection_timeout=connection_timeout,
-            max_connections=max_connections,
-            token=token,
-        )
-        self.host = host
-        self.port: int = self._server.server_address[1]
-        bracketed = f"[{host}]" if ":" in host else host
-        self.base_url = f"http://{bracketed}:{self.port}"
-        self._thread: threading.Thread | None = None
-
-    def __repr__(self) -> str:
-        return f"Receiver({self.base_url!r})"
-
-    @property
-    def url(self) -> str:
-        """Where single events go: ``<base_url>/events``."""
-        return f"{self.base_url}/events"
-
-    @property
-    def bulk_url(self) -> str:
-        """Where batches go: ``<base_url>/_bulk``."""
-        return f"{self.base_url}/_bulk"
-
-    def add_sink(self, sink: Sink) -> None:
-        """Also hand each request's events to ``sink`` (a store, a printer)."""
-        self._sinks.append(sink)
-
-    def serve_pages(self, pages: Pages) -> None:
-        """Answer GET requests other than ``/status`` with ``pages`` (the web view)."""
-        self._server.pages = pages
-
-    def _accept(self, path: str, documents: list[Any]) -> None:
-        now = time.time()
-        events = check_documents(path, documents, now)
-        for sink in self._sinks:
-            sink(events)
-        invalid = sum(1 for event in events if event.errors)
-        warned = sum(1 for event in events if event.warnings)
-        with self._changed:
-            counts = self._counts
-            counts[0] += 1
-            counts[1] += len(events)
-            counts[2] += invalid
-            counts[3] += warned
-            if self._keep:
-                self._events.extend(events)
-            self._changed.notify_all()
-
-    @property
-    def events(self) -> list[ReceivedEvent]:
-        """The events received so far, in arrival order (when ``keep``)."""
-        with self._changed:
-            return list(self._events)
-
-    def clear(self) -> None:
-        """Forget the events received so far."""
-        with self._changed:
-            self._events.clear()
-
-    def stats(self) -> ReceiverStats:
-        with self._changed:
-            requests, events, invalid, warned = self._counts
-        return ReceiverStats(requests, events, invalid, warned, self._server.rejected)
-
-    def wait_for_events(self, count: int, timeout: float = 5.0) -> bool:
-        """Wait until at least ``count`` events have arrived; false on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while self._counts[1] < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(left)
-            return True
-
-    def start(self) -> Receiver:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            args=(_POLL_SECONDS,),
-            name=f"mozdef-receiver-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`close` (from another thread)."""
-        self._server.serve_forever(_POLL_SECONDS)
-
-    def close(self) -> None:
-        """Stop listening and end every connection's thread."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self._server.close_connections()
-        self._server.server_close()
-
-    def __enter__(self) -> Receiver:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()

@@ -11,23 +11,65 @@ import argparse
 import json
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .cli import Exit
-from .delivery.spool import (
-    SpoolStatus,
-    export_spool,
-    purge_spool,
-    requeue_dead_letters,
-    spool_status,
-)
-from .errors import SpoolError
+from .common import Commands, Exit
 
-__all__ = ["format_status", "run_spool"]
+if TYPE_CHECKING:
+    from ..delivery.spool import SpoolStatus
+
+__all__ = ["add_arguments", "format_status", "run"]
 
 
-def run_spool(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def add_arguments(commands: Commands) -> argparse.ArgumentParser:
+    """The ``spool`` subcommand and its actions."""
+    spool = commands.add_parser(
+        "spool",
+        help="look into a durable spool: status, replay, purge, export",
+        description="Look into the durable spool in DIR (as made by a durable client or "
+        "send --jsonl --spool-dir DIR): what waits for which destination, and the dead letters.",
+        epilog="exit codes: 0 done; 1 purge not confirmed; 2 no spool in DIR or a bad option",
+    )
+    spool.add_argument("directory", metavar="DIR", help="the spool's directory")
+    actions = spool.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser(
+        "status",
+        help="pending events per destination (count, bytes, oldest), dead letters by reason",
+    )
+    replay = actions.add_parser(
+        "replay", help="put the dead letters back into the queue, to be sent again"
+    )
+    purge = actions.add_parser("purge", help="delete pending events and/or dead letters")
+    purge.add_argument(
+        "what", nargs="?", choices=("pending", "dead-letters", "all"), default="all",
+        help="what to delete (default: all)",
+    )  # fmt: skip
+    purge.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    export = actions.add_parser(
+        "export",
+        help="print pending events (or dead letters) as JSONL, one document a line",
+        description="Print the pending events (or the dead letters) as JSONL, oldest first: "
+        "the documents as they would be sent, so 'send --jsonl' can send them elsewhere.",
+    )
+    export.add_argument(
+        "what", nargs="?", choices=("pending", "dead-letters"), default="pending",
+        help="what to print (default: pending)",
+    )  # fmt: skip
+    export.add_argument(
+        "--envelope",
+        action="store_true",
+        help="wrap each document with its destination, spool time and error",
+    )
+    for action in (replay, purge, export):
+        action.add_argument("--destination", metavar="NAME", help="only this destination's")
+    return spool
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run one ``spool`` action; returns the exit status."""
+    from ..delivery.spool import requeue_dead_letters, spool_status
+    from ..errors import SpoolError
+
     try:
         if args.action == "status":
             out.write(format_status(spool_status(args.directory), time.time()))
@@ -67,6 +109,8 @@ def format_status(status: SpoolStatus, now: float) -> str:
 
 
 def _purge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ..delivery.spool import purge_spool, spool_status
+
     pending = args.what in ("pending", "all")
     dead = args.what in ("dead-letters", "all")
     status = spool_status(args.directory)
@@ -97,6 +141,8 @@ def _purge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _export(args: argparse.Namespace, out: TextIO) -> int:
+    from ..delivery.spool import export_spool
+
     dead = args.what == "dead-letters"
     for stored in export_spool(args.directory, dead_letters=dead, destination=args.destination):
         document = stored.payload.decode("utf-8", "replace")

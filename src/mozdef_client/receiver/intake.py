@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .event import Kind
-from .severity import Severity
-from .validation import recommended_field_warnings, validate_document
+from ..event import Kind
+from ..ndjson import NOT_JSON, load_lines, load_whole
+from ..severity import Severity
+from ..validation import recommended_field_warnings, validate_document
 
 __all__ = [
     "BulkBodyError",
     "ReceivedEvent",
     "check_document",
     "check_documents",
-    "infer_kind",
     "parse_body",
 ]
 
@@ -31,7 +30,7 @@ __all__ = [
 class ReceivedEvent(NamedTuple):
     """One event as it arrived, with what the MozDef format check found.
 
-    ``kind`` is inferred from the category (``None`` for ``/custom`` documents,
+    ``kind`` is :meth:`Kind.of_document`'s (``None`` for ``/custom`` documents,
     which MozDef takes as they are, and for documents that are not objects;
     ``/custom/vulnerability`` documents are vulnerabilities). ``errors`` holds
     the first rule the event breaks (MozDef would still store it), or says
@@ -52,39 +51,12 @@ class ReceivedEvent(NamedTuple):
         return not self.errors
 
 
-def _fast_loads() -> Callable[[bytes], Any] | None:
-    try:
-        import orjson
-    except ImportError:
-        return None
-    return orjson.loads
-
-
-_FAST_LOADS = _fast_loads()
-
-
 class BulkBodyError(ValueError):
     """A ``/_bulk`` body MozDef's loginput would turn into junk while answering 200.
 
     The receiver answers 400 with this message, so the mistake shows in
     development instead of as lost events in production.
     """
-
-
-_NOT_JSON = object()
-
-
-def _load_whole(body: bytes) -> Any:
-    """``json.loads`` of the whole body, as MozDef's /_bulk tries first."""
-    if _FAST_LOADS is not None:
-        try:
-            return _FAST_LOADS(body)
-        except ValueError:
-            pass  # NDJSON, or JSON orjson refuses (NaN): Python's json decides
-    try:
-        return json.loads(body)
-    except ValueError:
-        return _NOT_JSON
 
 
 def _bulk_shape_problem(whole: Any) -> str:
@@ -110,9 +82,8 @@ def parse_body(path: str, body: bytes) -> list[Any]:
     names as junk; anything else is NDJSON, read line by line. Elements and
     lines with a top-level ``index`` key are skipped, as MozDef skips them
     (Elasticsearch action lines). Other paths take one document.
-    NDJSON lines are parsed with orjson when it is installed; a line it
-    refuses is parsed again with Python's json, which MozDef uses and which
-    also takes NaN, lone surrogates and integers over 64 bits.
+    Bodies are read by :mod:`mozdef_client.ndjson` (orjson first when it is
+    installed, then Python's json, which MozDef uses).
 
     Raises:
         BulkBodyError: a ``/_bulk`` body MozDef would mangle (answer 400).
@@ -121,42 +92,16 @@ def parse_body(path: str, body: bytes) -> list[Any]:
     """
     if not path.endswith("/_bulk"):
         return [json.loads(body)]
-    whole = _load_whole(body)
-    if whole is not _NOT_JSON:
+    whole, error = load_whole(body, fast=True)
+    if isinstance(error, RecursionError):
+        raise error
+    if whole is not NOT_JSON:
         if not isinstance(whole, list):
             raise BulkBodyError(_bulk_shape_problem(whole))
         return [d for d in whole if not (type(d) is dict and "index" in d)]
-    loads = _FAST_LOADS or json.loads
-    documents: list[Any] = []
-    append = documents.append
-    for number, line in enumerate(body.strip().split(b"\n"), 1):
-        try:
-            document = loads(line)
-        except ValueError as exc:
-            if not line.strip():
-                continue
-            try:
-                document = json.loads(line)
-            except ValueError:
-                raise ValueError(f"line {number}: {exc}") from None
-        if type(document) is dict and "index" in document:
-            continue  # an Elasticsearch bulk action line
-        append(document)
-    return documents
-
-
-def infer_kind(document: dict[str, Any]) -> Kind:
-    """The kind of a document: from its category, or its shape when it has none.
-
-    Vulnerability documents are the caller's own dict and carry no category,
-    so ``Kind.from_category`` alone would judge them as generic events.
-    """
-    category = document.get("category")
-    if category is None and "asset" in document and ("vuln" in document or "zone" in document):
-        return Kind.VULNERABILITY  # MozDef's v1 format has vuln, v2 has zone
-    if document.get("customendpoint") is True and document.get("endpoint") == "vulnerability":
-        return Kind.VULNERABILITY
-    return Kind.from_category(category if isinstance(category, str) else None)
+    documents = load_lines(body.strip().split(b"\n"), fast=True)
+    # Elasticsearch bulk action lines, which MozDef skips.
+    return [d for d in documents if not (type(d) is dict and "index" in d)]
 
 
 _STRIPPED = (
@@ -195,7 +140,7 @@ def check_document(path: str, document: Any, received_at: float) -> ReceivedEven
     if not isinstance(document, dict):
         error = f"an event must be a JSON object, not {type(document).__name__}"
         return ReceivedEvent(path, document, None, (error,), (), received_at)
-    kind = infer_kind(document)
+    kind = Kind.of_document(document)
     errors: tuple[str, ...] = ()
     try:
         validate_document(document, kind)
@@ -205,7 +150,7 @@ def check_document(path: str, document: Any, received_at: float) -> ReceivedEven
         errors = (f"could not be checked: {exc!r}",)
     if kind is Kind.VULNERABILITY:
         errors = _vulnerability_route_error(path, document) + errors
-    warnings = () if kind is Kind.VULNERABILITY else tuple(recommended_field_warnings(document))
+    warnings = tuple(recommended_field_warnings(document, kind))
     return ReceivedEvent(path, document, kind, errors, warnings, received_at)
 
 
