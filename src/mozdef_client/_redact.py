@@ -17,9 +17,6 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
-
 __all__ = ["REDACTED", "redact", "redact_url", "secret_forms"]
 
 REDACTED = "<redacted>"
@@ -78,6 +75,11 @@ def secret_forms(values: Iterable[str]) -> list[str]:
 
 def redact_url(url: str) -> str:
     """``url`` without credentials, query or fragment: a destination's name."""
+    # Imported here: errors.py needs this module, and "mozdef-client --help"
+    # must not load urllib3 (and ssl) through it.
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
     try:
         parsed = parse_url(url)
     except LocationParseError:
