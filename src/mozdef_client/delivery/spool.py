@@ -72,6 +72,7 @@ _OTHERS_SECONDS = 1.0  # how stale another process's pending bytes may be under 
 _STALE_TMP_SECONDS = 60.0
 _READ_AHEAD = 64 * 1024
 _ZERO_KEY = b"\0" * 8
+_PUBLISH_SECONDS = 0.02  # how often an appending process tells others its pending bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ class _Segment:
         self.ready: set[tuple[str, ...]] = set()  # destination lists with slots
         self.used_slots: set[int] = set()
         self.totals_seq = 0
+        self.published_at = 0.0
         self.pending_events = 0
         self.pending_bytes = 0  # payload bytes times destinations still to deliver
         self.reported_corrupt: set[int] = set()
@@ -270,7 +272,10 @@ class Spool:
     ) -> tuple[_Segment, int]:
         """Append; returns the segment and the end of the records written."""
         key = tuple(destinations)
-        size = sum(len(e.payload) for e in events) * len(key)
+        if len(events) == 1:
+            size = len(events[0].payload) * len(key)
+        else:
+            size = sum(len(e.payload) for e in events) * len(key)
         with self._lock:
             if admit:
                 self._admit(size)
@@ -303,8 +308,11 @@ class Spool:
             segment.pending_events += count * len(key)
             segment.pending_bytes += size
             self._own_bytes += size
-            with contextlib.suppress(OSError):  # only others' view of the cap
-                segment.publish_totals()
+            if abs(created - segment.published_at) > _PUBLISH_SECONDS:
+                # Others' view of the cap, a few milliseconds behind at most.
+                segment.published_at = created
+                with contextlib.suppress(OSError):
+                    segment.publish_totals()
             return segment, segment.size
 
     def _admit(self, size: int) -> None:
