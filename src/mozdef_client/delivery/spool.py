@@ -68,7 +68,7 @@ _TMP_PREFIX = ".tmp-"
 _SEGMENT_BYTES = 16 * 1024 * 1024  # a segment is closed for appends past this size
 _RECYCLE_BYTES = 1024 * 1024  # an all-delivered current segment this big is replaced
 _RESCAN_SECONDS = 2.0  # how often a spool looks for segments of dead processes
-_OTHERS_SECONDS = 1.0  # how stale another process's pending bytes may be under the cap
+_OTHERS_SECONDS = 0.05  # how stale other processes' pending bytes may be under the cap
 _STALE_TMP_SECONDS = 60.0
 _READ_AHEAD = 64 * 1024
 _ZERO_KEY = b"\0" * 8
@@ -692,6 +692,7 @@ class Spool:
                 continue
             name = entry[: -len(LOG_SUFFIX)]
             damaged: list[records.Corrupt] = []
+            owner = ""
             with self._lock:
                 if name in self._owned or name in self._declined:
                     continue
@@ -708,11 +709,13 @@ class Spool:
                     self._own(segment)
                     self._own_bytes += segment.pending_bytes
                     damaged = list(segment.corrupt)
+                    if len(segment.progress) == 1:  # whose it was, if it can be known
+                        owner = next(iter(segment.progress))
                 else:
                     self._declined.add(name)
                     self._forget(segment, delete=False)
             for corrupt in damaged:  # a torn write at a crash, or damage
-                self._dead_letter_corrupt("", name, corrupt)
+                self._dead_letter_corrupt(owner, name, corrupt)
 
     def _adopt(self, name: str) -> _Segment | None:
         """Lock a dead process's segment and read where its destinations are."""
