@@ -230,7 +230,7 @@ class Spool:
         self._declined: set[str] = set()  # others' segments with nothing for us
         self._serving: set[str] | None = None  # destinations of the client, once known
         self._unchecked_room = 0  # bytes to append before the next free-space check
-        self._fields: dict[tuple[str, ...], bytes] = {}
+        self._layouts: dict[tuple[str, ...], tuple[tuple[str, ...], list[bytes]]] = {}
         self._fds: set[int] = set()
 
     def _file(self, name: str) -> str:
@@ -238,8 +238,9 @@ class Spool:
 
     def reset_after_fork(self) -> None:
         """In a forked child: the parent keeps its segments; the child starts its own."""
-        inherited = self._fds
+        inherited, serving, declined = self._fds, self._serving, self._declined
         self._reset()
+        self._serving, self._declined = serving, declined
         forget_locks_after_fork()
         # Closing the child's copies leaves the parent's locks held (flock
         # belongs to the open file, which the parent still has open).
@@ -279,16 +280,17 @@ class Spool:
         with self._lock:
             if admit:
                 self._admit(size)
-            segment = self._writable(key)
-            field = self._fields.get(key)
-            if field is None:
-                field = self._fields[key] = "\n".join(key).encode()
-            if len(events) == 1:
+            layout = self._layouts.get(key)
+            if layout is None:
+                layout = self._layouts[key] = _layout(key)
+            segment = self._writable(layout[0])
+            fields = layout[1]
+            if len(events) == 1 and len(fields) == 1:
                 event = events[0]
-                data = records.event_record(created, event.severity, field, event.payload)
+                data = records.event_record(created, event.severity, fields[0], event.payload)
             else:
                 data = b"".join(records.event_record(created, e.severity, field, e.payload)
-                                for e in events)  # fmt: skip
+                                for field in fields for e in events)  # fmt: skip
             try:
                 written = os.write(segment.fd, data)
                 if written != len(data):  # a full disk mid-write: take the piece back
@@ -810,6 +812,20 @@ class Spool:
 
 
 # -- helpers ---------------------------------------------------------------------
+
+
+def _layout(key: tuple[str, ...]) -> tuple[tuple[str, ...], list[bytes]]:
+    """The distinct destinations of ``key``, and the destination field of each
+    record an event needs: one, or more when a destination is named twice
+    (each occurrence is a delivery of its own, as with two lanes of one name)."""
+    fields: list[bytes] = []
+    remaining = list(key)
+    while remaining:
+        distinct = tuple(dict.fromkeys(remaining))
+        fields.append("\n".join(distinct).encode())
+        for name in distinct:
+            remaining.remove(name)
+    return tuple(dict.fromkeys(key)), fields
 
 
 def _close_fds(fds: set[int]) -> None:
