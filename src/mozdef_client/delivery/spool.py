@@ -194,16 +194,10 @@ class Spool:
         self._segment_bytes = max(64 * 1024, min(_SEGMENT_BYTES, max_bytes // 8))
         check_directory(directory)
         self._reset()
-        try:
-            self._lock_fd = open_file(self._file(LOCK_FILENAME), os.O_RDWR | os.O_CREAT)
-            self._dead_fd = open_file(self._file(DEAD_LETTERS_FILENAME),
-                                      os.O_RDWR | os.O_APPEND | os.O_CREAT)  # fmt: skip
-        except OSError as exc:
-            raise ConfigurationError(f"cannot open the spool {directory}: {exc}") from exc
-        self._fds.update((self._lock_fd, self._dead_fd))
         self._finalizer = weakref.finalize(self, _close_fds, self._fds)
         self._finalizer.atexit = False  # the pipeline's exit close still needs them
         try:
+            self._open_shared_files()
             with locked(self._lock_fd, True, lock_timeout, f"the spool {directory}"):
                 if os.path.lexists(self._file(SPOOL_FILENAME)):
                     from .spool_migrate import migrate_sqlite_spool
@@ -212,10 +206,19 @@ class Spool:
                 self._rescan(force=True)
         except OSError as exc:
             self.close()
+            self._finalizer()
             raise ConfigurationError(f"cannot open the spool {directory}: {exc}") from exc
         except BaseException:
             self.close()
+            self._finalizer()
             raise
+
+    def _open_shared_files(self) -> None:
+        self._lock_fd = open_file(self._file(LOCK_FILENAME), os.O_RDWR | os.O_CREAT)
+        self._fds.add(self._lock_fd)
+        self._dead_fd = open_file(self._file(DEAD_LETTERS_FILENAME),
+                                  os.O_RDWR | os.O_APPEND | os.O_CREAT)  # fmt: skip
+        self._fds.add(self._dead_fd)
 
     def _reset(self) -> None:
         self._pid = os.getpid()
@@ -245,12 +248,9 @@ class Spool:
         # Closing the child's copies leaves the parent's locks held (flock
         # belongs to the open file, which the parent still has open).
         _close_fds(inherited)
-        self._lock_fd = open_file(self._file(LOCK_FILENAME), os.O_RDWR | os.O_CREAT)
-        self._dead_fd = open_file(self._file(DEAD_LETTERS_FILENAME),
-                                  os.O_RDWR | os.O_APPEND | os.O_CREAT)  # fmt: skip
-        self._fds.update((self._lock_fd, self._dead_fd))
         self._finalizer = weakref.finalize(self, _close_fds, self._fds)
         self._finalizer.atexit = False
+        self._open_shared_files()
 
     # -- writing ---------------------------------------------------------
 
@@ -437,7 +437,8 @@ class Spool:
                     final = segment is not self._current
                 if start >= stop:
                     break
-                want = max(_READ_AHEAD, max_bytes - size + _READ_AHEAD)
+                # Enough for the batch, not much more: parsing is the cost.
+                want = min(max_bytes - size, (max_events - len(leased)) * 2048) + _READ_AHEAD
                 data = _read(segment.fd, start, min(stop - start, want))
                 reached_end = start + len(data) >= stop
                 parsed = list(records.parse_events(data, start, final and reached_end))

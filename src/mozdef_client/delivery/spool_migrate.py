@@ -23,7 +23,7 @@ from ..transports.base import EncodedEvent
 from . import spool_records as records
 
 if TYPE_CHECKING:
-    from .spool import Spool
+    from .spool import Spool, _Segment
 
 __all__ = ["migrate_sqlite_spool"]
 
@@ -36,9 +36,8 @@ def migrate_sqlite_spool(spool: Spool, path: str) -> int:
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
         raise SpoolError(f"refusing the old spool file {path}: not a regular file of this user")
     events, letters = _read(path)
-    now_marks: dict[str, int] = {}
+    marks: dict[str, tuple[_Segment, int]] = {}  # the end of the last row a lease reached
     moved = 0
-    last = None
     for destination, payload, severity, created, leased_before in events:
         level = _SEVERITIES.get(severity)
         if level is None or not isinstance(payload, bytes) or not isinstance(destination, str):
@@ -48,24 +47,22 @@ def migrate_sqlite_spool(spool: Spool, path: str) -> int:
             continue
         segment, end = spool._append([destination], [EncodedEvent(payload, level)],
                                      float(created), admit=False)  # fmt: skip
-        last = segment
         moved += 1
         if leased_before:
-            now_marks[destination] = end
-    if last is not None:
-        for destination, mark in now_marks.items():
-            last.progress[destination].dup_until = mark
-            spool._save_progress(last, destination)
+            marks[destination] = segment, end
+    for destination, (segment, mark) in marks.items():
+        segment.progress[destination].dup_until = mark
+        spool._save_progress(segment, destination)
     data = b"".join(
         records.dead_letter_record(str(d), bytes(p), _SEVERITIES.get(s, Severity.INFO),
                                    float(c), float(f), str(e))
         for d, p, s, c, f, e in letters
     )  # fmt: skip
     spool._append_dead_letters(data)
-    with contextlib.suppress(OSError):
-        if last is not None:
-            os.fsync(last.fd)
-            os.fsync(last.ack_fd)
+    with contextlib.suppress(OSError):  # on disk before the database goes
+        for segment in list(spool._owned.values()):
+            os.fsync(segment.fd)
+            os.fsync(segment.ack_fd)
         os.fsync(spool._dead_fd)
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
