@@ -441,14 +441,15 @@ class Spool:
                 want = min(max_bytes - size, (max_events - len(leased)) * 2048) + _READ_AHEAD
                 data = _read(segment.fd, start, min(stop - start, want))
                 reached_end = start + len(data) >= stop
-                parsed = list(records.parse_events(data, start, final and reached_end))
+                parsed = records.scan_events(data, start, final and reached_end)
                 if not parsed and not reached_end:  # one record longer than the read
                     data = _read(segment.fd, start, stop - start)
-                    parsed = list(records.parse_events(data, start, final))
+                    parsed = records.scan_events(data, start, final)
                 with self._lock:
                     if progress.cursor != start or self._owned.get(segment.name) is not segment:
                         continue  # released or settled meanwhile: read again
                     full = False
+                    taken, settled, dup = progress.leased, progress.settled, progress.dup
                     for record in parsed:
                         if isinstance(record, records.Corrupt):
                             if record.offset not in segment.reported_corrupt:
@@ -456,29 +457,23 @@ class Spool:
                                 damaged.append((segment, record))
                             progress.cursor = record.end
                             continue
-                        if (
-                            destination not in record.destinations
-                            or record.offset in progress.leased
-                            or record.offset in progress.settled
-                        ):
-                            progress.cursor = record.end
+                        offset, end, destinations, created, severity, payload = record
+                        if destination not in destinations or offset in taken or offset in settled:
+                            progress.cursor = end
                             continue
-                        if leased and (
-                            len(leased) >= max_events or size + len(record.payload) > max_bytes
-                        ):
+                        fits = len(leased) < max_events and size + len(payload) <= max_bytes
+                        if leased and not fits:
                             full = True
                             break
-                        duplicate = record.offset < progress.dup_until
-                        if progress.dup.pop(record.offset, None) is not None:
+                        duplicate = offset < progress.dup_until
+                        if dup and dup.pop(offset, None) is not None:
                             duplicate = True
-                        progress.leased[record.offset] = record.end
-                        event = EncodedEvent(record.payload, record.severity)
-                        leased.append(SpooledEvent(
-                            record.offset, event, record.created, duplicate,
-                            destination, segment.name, record.end,
-                        ))  # fmt: skip
-                        size += len(record.payload)
-                        progress.cursor = record.end
+                        taken[offset] = end
+                        event = EncodedEvent(payload, severity)
+                        leased.append(SpooledEvent(offset, event, created, duplicate,
+                                                   destination, segment.name, end))  # fmt: skip
+                        size += len(payload)
+                        progress.cursor = end
                         touched = True
                     if full or progress.cursor == start:
                         break  # the limits, or only an incomplete record so far

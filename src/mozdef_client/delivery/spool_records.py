@@ -187,6 +187,43 @@ def parse_events(data: bytes, base: int, final: bool) -> Iterator[EventRecord | 
             yield Corrupt(offset, end, f"undecodable record: {exc}", body)
 
 
+Scanned = tuple[int, int, tuple[str, ...], float, Severity, bytes]
+
+
+def scan_events(data: bytes, base: int, final: bool) -> list[Scanned | Corrupt]:
+    """:func:`parse_events` for the worker's hot path: (offset, end, destinations,
+    created, severity, payload) tuples, one copy of each payload."""
+    found: list[Scanned | Corrupt] = []
+    view = memoryview(data)
+    frame, event, crc32, head = _FRAME.unpack_from, _EVENT.unpack_from, zlib.crc32, _EVENT.size
+    pos, size = 0, len(data)
+    while pos + FRAME_SIZE <= size:
+        length, crc = frame(data, pos)
+        body = pos + FRAME_SIZE
+        end = body + length
+        if length < head or end > size or crc32(view[body:end]) != crc:
+            break  # damage, or a record not read whole: the careful path
+        created, severity, n = event(data, body)
+        start = body + head + n
+        if start > end or severity >= len(SEVERITIES):
+            break
+        try:
+            destinations = _destinations(data[body + head : start])
+        except UnicodeDecodeError:
+            break
+        found.append((base + pos, base + end, destinations, created, SEVERITIES[severity],
+                      data[start:end]))  # fmt: skip
+        pos = end
+    if pos < size:
+        for record in parse_events(data[pos:], base + pos, final):
+            if isinstance(record, Corrupt):
+                found.append(record)
+            else:
+                found.append((record.offset, record.end, record.destinations, record.created,
+                              record.severity, record.payload))  # fmt: skip
+    return found
+
+
 def parse_dead_letters(data: bytes) -> Iterator[DeadLetterRecord | Corrupt]:
     for frame in _frames(data, 0, True):
         if isinstance(frame, Corrupt):
