@@ -478,7 +478,8 @@ class Spool:
                     if full or progress.cursor == start:
                         break  # the limits, or only an incomplete record so far
             if touched:
-                self._save_progress(segment, destination)
+                with self._lock:
+                    self._save_progress(segment, destination)
             if len(leased) >= max_events or (leased and size >= max_bytes):
                 break
         for segment, corrupt in damaged:
