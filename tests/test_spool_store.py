@@ -236,3 +236,31 @@ def test_two_durable_processes_on_one_spool_each_deliver_their_own_once(tmp_path
     assert_each_once(numbers_of(receiver.events), [*range(300), *range(1000, 1300),
                                                    *range(2000, 2300)])  # fmt: skip
     assert list(tmp_path.glob("seg-*")) == []
+
+
+def test_a_running_spool_takes_over_what_a_process_that_died_meanwhile_left(tmp_path):
+    running = Spool(str(tmp_path), max_bytes=10**6)
+    try:
+        assert running.lease("d", 10, 1000) == []
+        code = textwrap.dedent(
+            f"""
+            import os, signal
+            from mozdef_client.delivery.spool import Spool
+            from mozdef_client.transports.base import EncodedEvent
+            spool = Spool({str(tmp_path)!r}, max_bytes=10**6)
+            spool.append(["d"], [EncodedEvent(b'{{"n":%d}}' % n) for n in range(3)])
+            assert len(spool.lease("d", 1, 1000)) == 1
+            os.kill(os.getpid(), signal.SIGKILL)
+            """
+        )
+        died = subprocess.run([sys.executable, "-c", code], env=python_env(), timeout=30)
+        assert died.returncode == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        leased = []
+        while not leased and time.monotonic() < deadline:  # looked for every 2 s
+            leased = running.lease("d", 10, 1000)
+            time.sleep(0.1)
+        assert numbers(leased) == [0, 1, 2]
+        assert [item.maybe_duplicate for item in leased] == [True, False, False]
+    finally:
+        running.close()
