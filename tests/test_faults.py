@@ -367,7 +367,7 @@ def check_full_disk(port: int, process: subprocess.Popen[str], fill, free) -> No
 
 def test_a_full_disk_gives_a_spool_error_and_loses_nothing(tmp_path):
     """A small tmpfs that another program fills up (needs root to mount)."""
-    with mounted_tmpfs(tmp_path / "disk", "size=4m") as disk:
+    with mounted_tmpfs(tmp_path / "disk", "size=4m,mode=0700") as disk:
         other = disk / "other-program.dat"
 
         def fill_the_disk() -> None:
@@ -391,7 +391,7 @@ def test_a_file_size_limit_gives_a_spool_error_and_loses_nothing(tmp_path):
 
 
 def test_a_nearly_full_disk_refuses_new_events_but_drains_the_spool(tmp_path):
-    with mounted_tmpfs(tmp_path / "disk", "size=8m") as disk:
+    with mounted_tmpfs(tmp_path / "disk", "size=8m,mode=0700") as disk:
         port = free_port()
         url = f"http://127.0.0.1:{port}/events"
         client = Client(url, mode="durable", spool_dir=str(disk),

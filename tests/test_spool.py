@@ -1,4 +1,4 @@
-"""The SQLite spool: lease, acknowledge, release, crashes between the steps, caps, files.
+"""The spool (segment log): lease, acknowledge, release, crashes between the steps, caps, files.
 
 Crashes are real: a child process works on the spool and is SIGKILLed
 between two steps; the test then opens the spool again, as the next run of
@@ -9,7 +9,8 @@ process may have delivered are marked as possible duplicates.
 from __future__ import annotations
 
 import os
-import sqlite3
+import resource
+import signal
 import stat
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 
 from mozdef_client import Client, Event
 from mozdef_client.delivery import DeliveryOptions
-from mozdef_client.delivery.spool import SPOOL_FILENAME, Spool
+from mozdef_client.delivery.spool import LOCK_FILENAME, SPOOL_FILENAME, Spool
 from mozdef_client.errors import ConfigurationError, SpoolError, SpoolFullError
 from mozdef_client.severity import Severity
 from mozdef_client.transports.base import EncodedEvent
@@ -92,12 +93,21 @@ def test_ack_deletes_and_release_gives_back(spool):
     assert not any(item.maybe_duplicate for item in again)
 
 
-def test_a_live_owners_leases_are_not_taken_by_a_second_spool(tmp_path, spool):
+def test_a_live_owners_events_are_not_taken_by_a_second_spool(tmp_path, spool):
+    # Each writer delivers what it wrote while it lives (its segment is locked);
+    # once it is gone, the next spool takes its events over.
     spool.append([DEST], events(1, 2))
     assert numbers(spool.lease(DEST, 1, 1000)) == [1]
     second = Spool(str(tmp_path / "spool"), max_bytes=1_000_000)
     try:
-        assert numbers(second.lease(DEST, 10, 1000)) == [2]
+        assert second.lease(DEST, 10, 1000) == []
+        assert numbers(spool.lease(DEST, 10, 1000)) == [2]
+        spool.close()  # its events stay, unacknowledged
+        third = Spool(str(tmp_path / "spool"), max_bytes=1_000_000)
+        try:
+            assert numbers(third.lease(DEST, 10, 1000)) == [1, 2]
+        finally:
+            third.close()
     finally:
         second.close()
 
@@ -130,20 +140,27 @@ def test_crash_after_commit_loses_nothing(tmp_path):
     spool.close()
 
 
-def test_crash_inside_an_append_transaction_commits_none_of_it(tmp_path):
-    run_then_crash(
-        tmp_path,
-        """
-        spool.append(['d'], events(1))
-        with spool._write() as db:
-            db.execute("INSERT INTO events (destination, payload, severity, created)"
-                       " VALUES ('d', x'7b7d', 'INFO', 0)")
-            os.kill(os.getpid(), signal.SIGKILL)
-        """,
-    )
+def segment_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("seg-*.log"))
+
+
+def test_a_torn_write_at_a_crash_is_detected_and_never_delivered(tmp_path):
+    # A power cut can leave the end of a record unwritten: its length or checksum
+    # gives it away; it is kept as a corrupt dead letter, never sent or replayed.
+    run_then_crash(tmp_path, "spool.append(['d'], events(1, 2))")
+    [segment] = segment_files(tmp_path)
+    whole = segment.read_bytes()
+    with open(segment, "ab") as out:
+        out.write(whole[: len(whole) // 2 - 5])  # a copy of the first record, cut short
     spool = Spool(str(tmp_path), max_bytes=1_000_000)
-    assert numbers(spool.lease("d", 10, 1000)) == [1]
-    spool.close()
+    try:
+        assert numbers(spool.lease("d", 10, 1000)) == [1, 2]
+        [letter] = spool.dead_letters()
+        assert "corrupt record in the spool (torn write)" in letter.error
+        assert spool.take_dead_letters() == []  # never replayed
+        assert len(spool.dead_letters()) == 1  # but kept for inspection
+    finally:
+        spool.close()
 
 
 def test_crash_between_lease_and_ack_gives_the_events_back_as_possible_duplicates(tmp_path):
@@ -206,29 +223,18 @@ def test_crash_after_dead_lettering_keeps_the_dead_letter_and_not_the_event(tmp_
     spool.close()
 
 
-def test_leases_of_a_pid_that_no_longer_exists_are_released(tmp_path):
+def test_a_segment_naming_this_pid_but_no_open_spool_is_taken_over(tmp_path):
+    # Ownership is a lock held while the owner lives, never a pid: containers
+    # often run the program as pid 1 on every start, so names repeat.
     spool = Spool(str(tmp_path), max_bytes=1_000_000)
     spool.append(["d"], events(1))
+    spool.lease("d", 10, 1000)  # leased, then the owner is gone
     spool.close()
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    with sqlite3.connect(tmp_path / SPOOL_FILENAME) as db:
-        db.execute("UPDATE events SET lease_owner = ?, leased_before = 1", (f"{gone.pid}:x",))
+    [segment] = segment_files(tmp_path)
+    assert f"-{os.getpid()}-" in segment.name
     reopened = Spool(str(tmp_path), max_bytes=1_000_000)
     leased = reopened.lease("d", 10, 1000)
     assert numbers(leased) == [1] and leased[0].maybe_duplicate
-    reopened.close()
-
-
-def test_a_lease_naming_this_pid_but_no_open_spool_is_stale(tmp_path):
-    # Containers often run the program as pid 1 on every start.
-    spool = Spool(str(tmp_path), max_bytes=1_000_000)
-    spool.append(["d"], events(1))
-    spool.close()
-    with sqlite3.connect(tmp_path / SPOOL_FILENAME) as db:
-        db.execute("UPDATE events SET lease_owner = ?, leased_before = 1", (f"{os.getpid()}:old",))
-    reopened = Spool(str(tmp_path), max_bytes=1_000_000)
-    assert numbers(reopened.lease("d", 10, 1000)) == [1]
     reopened.close()
 
 
@@ -289,7 +295,7 @@ def test_spool_files_are_private(tmp_path):
     spool = Spool(str(tmp_path / "new"), max_bytes=1_000_000)
     spool.append(["d"], events(1))
     files = sorted(p.name for p in (tmp_path / "new").iterdir())
-    assert SPOOL_FILENAME in files and SPOOL_FILENAME + "-wal" in files
+    assert LOCK_FILENAME in files and len(segment_files(tmp_path / "new")) == 1
     for name in files:
         assert stat.S_IMODE((tmp_path / "new" / name).stat().st_mode) == 0o600, name
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
@@ -320,19 +326,20 @@ def test_a_spool_dir_that_is_a_file_is_a_configuration_error(tmp_path):
         Spool(str(tmp_path / "file"), max_bytes=1_000_000)
 
 
-def test_spool_error_is_raised_when_sqlite_fails_to_write(tmp_path):
-    spool = Spool(str(tmp_path), max_bytes=1_000_000)
+def test_spool_error_is_raised_when_the_write_fails(tmp_path):
+    spool = Spool(str(tmp_path), max_bytes=21)
     spool.append(["d"], events(1))
-    # Another connection holds the write lock for longer than the spool waits.
-    blocker = sqlite3.connect(tmp_path / SPOOL_FILENAME, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    spool._connection().execute("PRAGMA busy_timeout = 50")
+    [segment] = segment_files(tmp_path)
+    # Past RLIMIT_FSIZE a write fails with EFBIG (SIGXFSZ ignored), as on a full disk.
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (segment.stat().st_size + 5, limits[1]))
     try:
         with pytest.raises(SpoolError, match="cannot write the spool"):
             spool.append(["d"], events(2))
     finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-    spool.append(["d"], events(3))  # the failed append took none of the cap
-    assert numbers(spool.lease("d", 10, 1000)) == [1, 3]
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    spool.append(["d"], events(3, 4))  # the failed append took none of the cap
+    assert numbers(spool.lease("d", 10, 1000)) == [1, 3, 4]
     spool.close()

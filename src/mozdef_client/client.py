@@ -71,7 +71,7 @@ class Client:
             ``"background"`` queues in memory and returns (a worker thread
             batches, retries and delivers); ``"durable"`` returns once the
             event is committed to the on-disk spool in ``spool_dir``.
-        spool_dir: directory of the SQLite spool (durable mode, or the
+        spool_dir: directory of the on-disk spool (durable mode, or the
             ``spill`` overflow policy). Dead letters are kept there too.
         delivery: tuning of the background and durable modes.
 

@@ -44,7 +44,10 @@ class DeliveryOptions:
             ``atexit`` close off.
         max_dead_letters: dead letters kept in memory when there is no spool.
         fsync: make every durable ``send()`` survive power loss, not only a
-            killed process (much slower: one fsync per send).
+            killed process (slower: one fdatasync per send, see docs/delivery.md).
+        spool_lock_timeout: seconds a spool operation waits for a lock another
+            process holds (opening the spool, dead letters) before it raises
+            ``SpoolError``; a durable ``send()`` itself never waits for one.
     """
 
     max_queue_events: int = 50_000
@@ -60,6 +63,7 @@ class DeliveryOptions:
     exit_timeout: float | None = 2.0
     max_dead_letters: int = 10_000
     fsync: bool = False
+    spool_lock_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if self.overflow not in OVERFLOW_POLICIES:
@@ -71,7 +75,8 @@ class DeliveryOptions:
             value = getattr(self, name)
             if not is_whole(value, at_least=1):
                 raise ConfigurationError(f"{name} must be a positive integer")
-        for name in ("block_timeout", "flush_interval", "max_age", "exit_timeout"):
+        for name in ("block_timeout", "flush_interval", "max_age", "exit_timeout",
+                     "spool_lock_timeout"):  # fmt: skip
             value = getattr(self, name)
             if value is None and name in ("max_age", "exit_timeout"):
                 continue

@@ -2,7 +2,7 @@
 
 ``submit`` runs on the caller's thread and does no network I/O: background
 mode appends to each destination's bounded memory queue; durable mode
-commits to the SQLite spool and returns. A lane per destination does the
+appends to the on-disk spool and returns. A lane per destination does the
 rest (batching, retries, dead letters). The pipeline is safe to use from
 any thread and survives ``fork()``: the child starts with empty queues and
 new threads, and the parent keeps delivering what it queued.
@@ -55,6 +55,7 @@ class Pipeline:
                 max_bytes=options.spool_max_bytes,
                 min_free_bytes=options.spool_min_free_bytes,
                 fsync=options.fsync,
+                lock_timeout=options.spool_lock_timeout,
             )
             if spool_dir is not None
             else None
@@ -67,11 +68,28 @@ class Pipeline:
         self._names = [lane.name for lane in self.lanes]
         self._since_wake = 0
         self._closed = False
+        self._held_for_others = self._note_held_for_others()
         if durable or (self.spool is not None and self.spool.pending()):
             # Replay what an earlier run left in the spool without waiting for a send.
             for lane in self.lanes:
                 lane.start()
         _register(self)
+
+    def _note_held_for_others(self) -> int:
+        """Say at start how many spooled events are for destinations this client lacks."""
+        if self.spool is None:
+            return 0
+        held = self.spool.held_for_others(self._names)
+        if held:
+            logger.warning(
+                "the spool %s holds %d events for destinations this client does not have "
+                "(%s); they stay there for a client that has them (see `mozdef-client spool "
+                "%s status`, and docs/delivery.md to move or purge them)",
+                self.spool.path, sum(held.values()),
+                ", ".join(f"{name}: {count}" for name, count in sorted(held.items())),
+                self.spool.path,
+            )  # fmt: skip
+        return sum(held.values())
 
     def _lane(self, transport: Transport) -> Lane:
         options = self._options
@@ -177,7 +195,8 @@ class Pipeline:
         return lost + kept
 
     def stats(self) -> Stats:
-        return summarize(self.counters, [(lane.name, lane.snapshot()) for lane in self.lanes])
+        return summarize(self.counters, [(lane.name, lane.snapshot()) for lane in self.lanes],
+                         spool_other_destinations=self._held_for_others)  # fmt: skip
 
     def dead_letter_list(self) -> list[DeadLetter]:
         return self.dead_letters.snapshot()

@@ -60,7 +60,8 @@ class Stats:
     than ``max_age`` are dead-lettered, not dropped. ``duplicates`` counts
     events sent again after a crash between delivery and acknowledgement
     (at-least-once allows them). ``last_error`` is the latest error of any
-    destination.
+    destination. ``spool_other_destinations`` counts the events the spool
+    held, when the client started, for destinations the client does not have.
     """
 
     submitted: int = 0
@@ -72,6 +73,7 @@ class Stats:
     pending_memory: int = 0
     pending_spool: int = 0
     last_error: str | None = None
+    spool_other_destinations: int = 0
     destinations: Mapping[str, DestinationStats] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -139,7 +141,10 @@ class Counters:
 
 
 def summarize(
-    submitted: Counters, destinations: Iterable[tuple[str, tuple[int, DestinationStats]]]
+    submitted: Counters,
+    destinations: Iterable[tuple[str, tuple[int, DestinationStats]]],
+    *,
+    spool_other_destinations: int = 0,
 ) -> Stats:
     """The client's snapshot: ``submitted`` from the client's counters, the rest
     per destination and summed.
@@ -164,6 +169,7 @@ def summarize(
         pending_memory=sum(d.pending_memory for d in per.values()),
         pending_spool=sum(d.pending_spool for d in per.values()),
         last_error=latest[1].last_error,
+        spool_other_destinations=spool_other_destinations,
         destinations=MappingProxyType(per),
     )
 
