@@ -46,7 +46,7 @@ def spool(tmp_path, monkeypatch) -> Path:
 def test_status_shows_pending_per_destination_and_dead_letters_by_reason(spool, capsys):
     assert main(["spool", str(spool), "status"]) == Exit.OK
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"spool {spool / 'mozdef-spool.sqlite3'}"
+    assert out[0] == f"spool {spool}"
     assert out[1].startswith("pending: 3 events, ")
     assert out[2].startswith("  http://127.0.0.1:") and ": 3 events, " in out[2]
     assert out[2].endswith("s old")

@@ -13,6 +13,7 @@ import pytest
 
 from mozdef_client import Client, ConfigurationError, Event
 from mozdef_client.config_env import VARIABLES
+from mozdef_client.delivery.spool import LOCK_FILENAME
 from mozdef_client.receiver import Receiver
 
 
@@ -58,7 +59,7 @@ def test_mozdef_mode_and_spool_dir_make_a_durable_client(monkeypatch, tmp_path):
         assert client.flush(10) == 0
         client.close()
         assert receiver.events[0].document["summary"] == "spooled"
-    assert (tmp_path / "spool" / "mozdef-spool.sqlite3").exists()  # ~ expanded
+    assert (tmp_path / "spool" / LOCK_FILENAME).exists()  # ~ expanded
 
 
 def test_an_explicit_mode_wins_over_mozdef_mode(monkeypatch):
@@ -74,7 +75,7 @@ def test_spool_dir_argument_expands_the_home_directory(monkeypatch, tmp_path):
     with Receiver() as receiver:
         client = Client(receiver.url, mode="durable", spool_dir="~/myspool")
         client.close()
-    assert (tmp_path / "myspool" / "mozdef-spool.sqlite3").exists()
+    assert (tmp_path / "myspool" / LOCK_FILENAME).exists()
     assert not Path("~").exists()
 
 
