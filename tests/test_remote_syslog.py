@@ -598,7 +598,9 @@ class Rsyslog:
     def records(self, app_name: str) -> list[dict[str, str]]:
         if not self.out.exists():
             return []
-        records = read_documents(self.out.read_text(encoding="utf-8"))
+        text = self.out.read_text(encoding="utf-8")
+        # rsyslog may be halfway through writing the last line: read whole lines.
+        records = read_documents(text[: text.rfind("\n") + 1])
         return [r for r in records if r["app_name"] == app_name]
 
     def wait_for(self, app_name: str, count: int, timeout: float = 10.0) -> list[dict[str, str]]:
