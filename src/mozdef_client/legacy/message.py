@@ -10,7 +10,7 @@ other failure, certificates are verified, plain ``.category``/``.source``/
 mutated. No logic lives only here: documents are built by :class:`Event`,
 checked by :mod:`validation`, encoded by :mod:`encoding` and delivered by a
 :class:`Client` (one per configuration, shared process-wide: see
-:mod:`._legacy_clients`; the 1.1-only helpers are in :mod:`._legacy_support`).
+:mod:`._clients`; the 1.1-only helpers are in :mod:`._support`).
 """
 
 from __future__ import annotations
@@ -22,24 +22,24 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ._legacy_clients import (
+from ..client import Client, prepare
+from ..encoding import encode_document
+from ..errors import ConfigurationError, DeliveryError, EncodingError, MozDefError, ValidationError
+from ..event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
+from ..severity import Facility, Severity
+from ..transports.base import EncodedEvent, Transport
+from ..transports.http import HTTPOptions, HTTPTransport, redact_url
+from ..transports.sqs import SQSOptions, SQSTransport
+from ..transports.syslog import SyslogOptions, SyslogTransport
+from ..validation import validate_document, validate_event
+from ._clients import (
     close_fire_and_forget,
     delivery_stats,
     fire_and_forget_stats,
     flush_fire_and_forget,
     shared_client,
 )
-from ._legacy_support import FACILITY_MAP, also_botocore, from_botocore, snapshot
-from .client import Client, prepare
-from .encoding import encode_document
-from .errors import ConfigurationError, DeliveryError, EncodingError, MozDefError, ValidationError
-from .event import DocumentEvent, Event, Kind, VulnerabilityEvent, default_hostname
-from .severity import Facility, Severity
-from .transports.base import EncodedEvent, Transport
-from .transports.http import HTTPOptions, HTTPTransport, redact_url
-from .transports.sqs import SQSOptions, SQSTransport
-from .transports.syslog import SyslogOptions, SyslogTransport
-from .validation import validate_document, validate_event
+from ._support import FACILITY_MAP, also_botocore, from_botocore, snapshot
 
 __all__ = [
     "MozDefAssetHint",
@@ -56,6 +56,7 @@ __all__ = [
     "flush_fire_and_forget",
 ]
 
+# The name the face logged under as one module; programs and tests filter on it.
 logger = logging.getLogger("mozdef_client.legacy")
 
 _DEFAULT_HTTP = HTTPOptions()
