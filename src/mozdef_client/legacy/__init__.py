@@ -42,17 +42,12 @@ from ._clients import (
 from ._clients import shared_client as shared_client
 from ._support import FACILITY_MAP as FACILITY_MAP
 from ._support import snapshot as snapshot
-from .message import (
-    MozDefAssetHint,
-    MozDefCompliance,
-    MozDefEvent,
-    MozDefMessage,
-    MozDefMsg,
-    MozDefRRA,
-    MozDefVulnerability,
-)
+from .event import MozDefAssetHint, MozDefCompliance, MozDefEvent, MozDefRRA
+from .event import resolve_severity as resolve_severity
+from .message import MozDefMessage
 from .message import logger as logger
-from .message import resolve_severity as resolve_severity
+from .msg import MozDefMsg
+from .vulnerability import MozDefVulnerability
 
 __all__ = [
     "MozDefAssetHint",
