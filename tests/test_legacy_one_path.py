@@ -10,14 +10,26 @@ program reads it; a subclass that overrides ``construct()`` or
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Any
 
 import pytest
 
-import mozdef_client.legacy as legacy
-from mozdef_client import MozDefCompliance, MozDefEvent, MozDefMsg, ValidationError
+from mozdef_client import MozDefCompliance, MozDefEvent, MozDefMsg, ValidationError, validation
 from mozdef_client.legacy import flush_fire_and_forget
 from servers import Receiver
+
+
+def patch_where_used(monkeypatch: pytest.MonkeyPatch, name: str, value: Any) -> None:
+    """Replace ``name`` in every module of the legacy package that has it."""
+    users = [
+        module
+        for module_name, module in sorted(sys.modules.items())
+        if module_name.startswith("mozdef_client.legacy.") and hasattr(module, name)
+    ]
+    assert users, f"no legacy module uses {name}"
+    for module in users:
+        monkeypatch.setattr(module, name, value)
 
 
 @pytest.fixture
@@ -26,7 +38,7 @@ def no_deep_copy(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a legacy send copied the event deeply")
 
     monkeypatch.setattr(copy, "deepcopy", refuse)
-    monkeypatch.setattr(legacy, "snapshot", refuse)
+    patch_where_used(monkeypatch, "snapshot", refuse)
 
 
 @pytest.fixture
@@ -34,13 +46,13 @@ def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the validators called, in order."""
     calls: list[str] = []
     for name in ("validate_event", "validate_document"):
-        original = getattr(legacy, name)
+        original = getattr(validation, name)
 
         def counted(*args: Any, _name: str = name, _original: Any = original) -> Any:
             calls.append(_name)
             return _original(*args)
 
-        monkeypatch.setattr(legacy, name, counted)
+        patch_where_used(monkeypatch, name, counted)
     return calls
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .encoding import MAX_DEPTH
-from .errors import DeliveryError, EncodingError
-from .severity import Facility
+from ..encoding import MAX_DEPTH
+from ..errors import DeliveryError, EncodingError
+from ..severity import Facility
 
 __all__ = ["FACILITY_MAP", "also_botocore", "from_botocore", "snapshot"]
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .client import Client
-from .delivery import Mode, Stats
-from .transports.base import Transport
+from ..client import Client
+from ..delivery import Mode, Stats
+from ..transports.base import Transport
 
 __all__ = ["close_fire_and_forget", "delivery_stats", "fire_and_forget_stats",
            "flush_fire_and_forget", "shared_client"]  # fmt: skip
