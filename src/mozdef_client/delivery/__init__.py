@@ -6,7 +6,6 @@
 (:mod:`.source`: memory queue, store).
 """
 
-from .lane import in_delivery_thread
 from .modes import Delivery, open_delivery
 from .options import DeliveryOptions, Mode, Overflow
 from .pipeline import Pipeline
@@ -14,6 +13,7 @@ from .retry import RetryPolicy
 from .spool import DeadLetter
 from .stats import DestinationStats, Stats
 from .sync import SyncDelivery
+from .threads import in_delivery_thread
 
 __all__ = [
     "DeadLetter",

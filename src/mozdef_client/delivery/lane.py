@@ -25,35 +25,14 @@ from ..errors import (
 )
 from ..transports.base import PartialDeliveryError, Transport
 from .options import DeliveryOptions
+from .pacing import Pacer
 from .source import ItemT, Source
 from .stats import Counters, DestinationStats
+from .threads import start_worker
 
-__all__ = ["HURRY_INTERVAL", "THREAD_NAME_PREFIX", "Lane", "in_delivery_thread"]
+__all__ = ["Lane"]
 
 logger = logging.getLogger("mozdef_client.delivery")
-
-#: The start of every worker thread's name ("mozdef-delivery https://...").
-THREAD_NAME_PREFIX = "mozdef-delivery"
-
-#: While a flush or close with a deadline waits, retries come this often
-#: instead of after the backoff: the last tries must fit in the deadline, or a
-#: short outage that has already ended would lose every queued event at exit.
-HURRY_INTERVAL = 0.05
-
-# Set on each worker thread: what is logged there must never be sent as an
-# event (a failing destination's logging would feed events about itself).
-_worker = threading.local()
-
-
-def in_delivery_thread(thread_name: str | None = None) -> bool:
-    """Whether the calling thread is a delivery worker.
-
-    With ``thread_name`` (a log record's ``threadName``, for records handled
-    on another thread than the one that logged them): whether that names one.
-    """
-    if getattr(_worker, "active", False):
-        return True
-    return thread_name is not None and thread_name.startswith(THREAD_NAME_PREFIX)
 
 
 class Lane:
@@ -80,8 +59,7 @@ class Lane:
         for source in self._sources:
             source.wake_with(self._wake)
         self._stop = threading.Event()
-        self._nudge = threading.Event()  # cuts a backoff short (a flush or close began)
-        self._hurry_until: float | None = None  # the latest deadline of a flush or close
+        self._pacer = Pacer(self._stop)
         # Held while an event is counted and stops being pending, and while
         # stats are read: a snapshot never sees an event as both or neither.
         # Notified at each settle: that is what a flush waits for.
@@ -102,10 +80,7 @@ class Lane:
     def start(self) -> None:
         with self._start_lock:
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name=f"{THREAD_NAME_PREFIX} {self.name}", daemon=True
-                )
-                self._thread.start()
+                self._thread = start_worker(self.name, self._run)
 
     def wake(self) -> None:
         self._wake.set()
@@ -145,14 +120,12 @@ class Lane:
                     # announces (another lane of the same name, another process).
                     self._settled.wait(min(remaining, 0.25))
         finally:
-            if hurry and self._hurry_until == deadline:
-                self._hurry_until = None
+            if hurry:
+                self._pacer.relax(deadline)
 
     def hurry(self, deadline: float) -> None:
-        """Until ``deadline``, retry every :data:`HURRY_INTERVAL` instead of backing off."""
-        if self._hurry_until is None or deadline > self._hurry_until:
-            self._hurry_until = deadline
-        self._nudge.set()
+        """Until ``deadline``, retry at once instead of backing off (see :mod:`.pacing`)."""
+        self._pacer.hurry(deadline)
         self._wake.set()
 
     def close(self, deadline: float) -> tuple[int, int]:
@@ -163,7 +136,7 @@ class Lane:
         """
         self.flush(deadline)
         self._stop.set()
-        self._nudge.set()
+        self._pacer.wake()
         self._wake.set()
         thread = self._thread
         if thread is not None:
@@ -179,7 +152,6 @@ class Lane:
     # -- the worker --------------------------------------------------------
 
     def _run(self) -> None:
-        _worker.active = True
         options = self._options
         while not self._stop.is_set():
             for source in self._sources:
@@ -268,30 +240,11 @@ class Lane:
             return []
         self.counters.add("retried", len(items))
         asked = getattr(error, "retry_after", None) is not None
-        if self._sleep(policy.delay(error, attempts), asked):
+        if self._pacer.sleep(policy.delay(error, attempts), asked):
             # The client closed while these were still undelivered.
             self._release(source, items, maybe_delivered=False)
             return []
         return items
-
-    def _sleep(self, delay: float, asked: bool) -> bool:
-        """Back off for ``delay`` seconds, less while hurried; True if the lane stopped.
-
-        While a flush or close waits, a server's ``Retry-After`` (``asked``)
-        is still honoured when it ends before that deadline; any other wait
-        is cut to :data:`HURRY_INTERVAL`.
-        """
-        end = time.monotonic() + delay
-        while not self._stop.is_set():
-            now = time.monotonic()
-            hurry_until = self._hurry_until
-            if hurry_until is not None and now < hurry_until and (not asked or end > hurry_until):
-                end = min(end, now + HURRY_INTERVAL)
-            if now >= end:
-                return False
-            self._nudge.wait(end - now)
-            self._nudge.clear()
-        return True
 
     # -- settling: count here, settle at the source, wake who waits -------
 
