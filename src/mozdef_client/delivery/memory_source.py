@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..errors import SpoolError, SpoolFullError
 from ..transports.base import EncodedEvent
@@ -49,6 +49,8 @@ class MemorySource:
             counters=counters,
             spill=self._spill if store is not None else None,
         )
+        # The caller's hot path: the queue's own put, without a call in between.
+        self.put: Callable[[EncodedEvent], bool] = self.queue.put
         self._reset()
 
     def _reset(self) -> None:
@@ -57,10 +59,6 @@ class MemorySource:
         self._taking = threading.Lock()
         self._in_flight = 0
         self._closed = False
-
-    def put(self, event: EncodedEvent) -> bool:
-        """Queue ``event`` (the caller's hot path); False if the overflow policy dropped it."""
-        return self.queue.put(event)
 
     # -- the Source protocol -----------------------------------------------
 
