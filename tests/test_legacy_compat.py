@@ -448,7 +448,9 @@ def test_a_dropping_syslog_that_works_delivers_and_drops_nothing(syslog_sink: Sy
             client.send(Event(summary=summary))
         assert client.flush(5) == 0
         stats = client.stats()
-    summaries = [json.loads(line.split(b": ", 1)[1])["summary"] for line in syslog_sink.lines]
+    summaries = [
+        json.loads(line.split(b": ", 1)[1])["summary"] for line in syslog_sink.wait_for_lines(2)
+    ]
     assert summaries == ["one", "two"]
     assert (stats.delivered, stats.dropped) == (2, {})
 

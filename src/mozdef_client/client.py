@@ -10,11 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard, cast
 
 from .config_env import resolve
-from .delivery import DeadLetter, DeliveryOptions, Mode, Pipeline, Stats
-from .delivery.stats import Counters, summarize
+from .delivery import DeadLetter, Delivery, DeliveryOptions, Mode, Stats, open_delivery
 from .destinations import transport_from_url, vulnerability_refusal
 from .encoding import encode_document
-from .errors import ConfigurationError, DeliveryError, DroppedError
+from .errors import ConfigurationError
 from .event import DocumentEvent, Event, Kind
 from .routing import is_custom_vulnerability, mark_custom_vulnerability
 from .transports.base import EncodedEvent, Transport
@@ -139,17 +138,9 @@ class Client:
             reason for t in self._transports if (reason := vulnerability_refusal(t))
         ]
         self.mode: Mode = settings.mode
-        # Sync mode's counters: submitted here, the rest per destination.
-        self._counters = Counters()
-        self._destination_counters = [Counters() for _ in self._transports]
-        self._pipeline: Pipeline | None = None
-        if self.mode != "sync":
-            self._pipeline = Pipeline(
-                self._transports,
-                durable=self.mode == "durable",
-                options=delivery or DeliveryOptions(),
-                spool_dir=settings.spool_dir,
-            )
+        self._delivery: Delivery = open_delivery(
+            self.mode, self._transports, options=delivery, spool_dir=settings.spool_dir
+        )
 
     def __repr__(self) -> str:
         names = ", ".join(transport.name for transport in self._transports)
@@ -192,35 +183,14 @@ class Client:
         """
         if self._refuse_vulnerabilities and is_custom_vulnerability(event.payload):
             raise ConfigurationError(self._refuse_vulnerabilities[0])
-        if self._pipeline is not None:
-            return self._pipeline.submit(event)
-        self._counters.add_submitted()
-        errors: list[DeliveryError] = []
-        for transport, counters in zip(self._transports, self._destination_counters, strict=True):
-            try:
-                transport.send([event])
-            except DroppedError as exc:  # the transport chose to drop, not to fail
-                counters.drop(exc.reason)
-                counters.error(str(exc))
-            except DeliveryError as exc:
-                errors.append(exc)
-                counters.error(str(exc))
-            else:
-                counters.add("delivered")
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise DeliveryError(
-                f"{len(errors)} destinations failed: " + "; ".join(str(e) for e in errors)
-            ) from errors[0]
-        return True
+        return self._delivery.submit(event)
 
     def flush(self, timeout: float | None = None) -> int:
         """Wait until queued events are delivered (or settled); returns how many remain.
 
         ``timeout`` bounds the wait in seconds (``None``: until done).
         """
-        return self._pipeline.flush(timeout) if self._pipeline is not None else 0
+        return self._delivery.flush(timeout)
 
     def close(self, timeout: float | None = 5.0) -> int:
         """Deliver what can be delivered within ``timeout``, then stop.
@@ -228,11 +198,7 @@ class Client:
         Returns how many events were left undelivered: lost in background
         mode (and counted as dropped), kept in the spool in durable mode.
         """
-        left = self._pipeline.close(timeout) if self._pipeline is not None else 0
-        if self._pipeline is None:
-            for transport in self._transports:
-                transport.close()
-        return left
+        return self._delivery.close(timeout)
 
     def stats(self) -> Stats:
         """Counters and queue depths, as a snapshot: summed, and per destination.
@@ -240,18 +206,15 @@ class Client:
         ``stats().destinations[name]`` has one destination's counts; the names
         are those of :attr:`destinations`.
         """
-        if self._pipeline is not None:
-            return self._pipeline.stats()
-        pairs = zip(self._transports, self._destination_counters, strict=True)
-        return summarize(self._counters, [(t.name, c.stamped_snapshot(0, 0)) for t, c in pairs])
+        return self._delivery.stats()
 
     def dead_letters(self) -> list[DeadLetter]:
         """Events a destination refused for good (background and durable modes)."""
-        return self._pipeline.dead_letter_list() if self._pipeline is not None else []
+        return self._delivery.dead_letters()
 
     def replay_dead_letters(self) -> int:
         """Queue every dead letter again for its destination; returns how many."""
-        return self._pipeline.replay_dead_letters() if self._pipeline is not None else 0
+        return self._delivery.replay_dead_letters()
 
 
 def _as_transport(destination: Destination, http: HTTPOptions) -> Transport:

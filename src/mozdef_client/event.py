@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import _process
 from .errors import ValidationError
 from .severity import Severity
 
@@ -231,7 +232,7 @@ def _renew_pid_after_fork() -> None:
     _identity = (os.getpid(), None, "")
 
 
-os.register_at_fork(after_in_child=_renew_pid_after_fork)
+_process.at_fork("identity", _renew_pid_after_fork)
 
 
 @dataclass(frozen=True, slots=True)

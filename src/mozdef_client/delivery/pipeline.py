@@ -10,21 +10,23 @@ new threads, and the parent keeps delivering what it queued.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from ..errors import ConfigurationError, SpoolError, SpoolFullError
+from .. import _process
+from ..errors import ConfigurationError, SpoolError
 from ..transports.base import EncodedEvent, Transport
 from .dead_letters import DeadLetter, DeadLetterSink, MemoryDeadLetters, SpoolDeadLetters
 from .lane import Lane
-from .memory_queue import MemoryQueue
+from .memory_source import MemorySource, drop_reason
 from .options import DeliveryOptions
+from .source import Source
 from .spool import Spool
 from .stats import Counters, Stats, summarize
+from .store_source import StoreSource
 
 __all__ = ["Pipeline"]
 
@@ -32,7 +34,12 @@ logger = logging.getLogger("mozdef_client.delivery")
 
 
 class Pipeline:
-    """Queues, lanes and spool of one client."""
+    """Queues, lanes and spool of one client.
+
+    Each lane reads from its sources: its memory queue (background mode),
+    then the spool (durable mode, and what background mode spilled or an
+    earlier run left there).
+    """
 
     def __init__(
         self,
@@ -60,10 +67,11 @@ class Pipeline:
             if spool_dir is not None
             else None
         )
-        self.dead_letters: DeadLetterSink = (
+        self._dead_letters: DeadLetterSink = (
             SpoolDeadLetters(self.spool) if self.spool is not None
             else MemoryDeadLetters(options.max_dead_letters)
         )  # fmt: skip
+        self._inboxes: list[tuple[Lane, MemorySource]] = []  # background mode's queues
         self.lanes = [self._lane(transport) for transport in transports]
         self._names = [lane.name for lane in self.lanes]
         self._since_wake = 0
@@ -92,32 +100,19 @@ class Pipeline:
         return sum(held.values())
 
     def _lane(self, transport: Transport) -> Lane:
-        options = self._options
         counters = Counters()  # the destination's own; the client's count only submitted
+        sources: list[Source[Any]] = []
         memory = None
         if not self._durable:
-            memory = MemoryQueue(
-                max_events=options.max_queue_events,
-                overflow=options.overflow,
-                block_timeout=options.block_timeout,
-                wake_at=options.max_batch_events,
-                counters=counters,
-                spill=self._spiller(transport.name, counters) if self.spool is not None else None,
-            )
-        return Lane(transport, options, counters, self.dead_letters,
-                    memory=memory, spool=self.spool)  # fmt: skip
-
-    def _spiller(self, destination: str, counters: Counters) -> Callable[[EncodedEvent], bool]:
-        def spill(event: EncodedEvent) -> bool:
-            assert self.spool is not None
-            try:
-                self.spool.append([destination], [event])
-            except SpoolError as exc:
-                counters.drop(_drop_reason(exc))
-                return False
-            return True
-
-        return spill
+            memory = MemorySource(transport.name, self._options, counters,
+                                  self._dead_letters, self.spool)  # fmt: skip
+            sources.append(memory)
+        if self.spool is not None:
+            sources.append(StoreSource(transport.name, self.spool, counters))
+        lane = Lane(transport, self._options, counters, sources)
+        if memory is not None:
+            self._inboxes.append((lane, memory))
+        return lane
 
     # -- the caller's side -------------------------------------------------
 
@@ -134,14 +129,16 @@ class Pipeline:
             return False
         if not self._durable:
             accepted = True
-            for lane in self.lanes:
-                accepted = lane.submit(event) and accepted
+            for lane, memory in self._inboxes:
+                if not lane.started:
+                    lane.start()
+                accepted = memory.put(event) and accepted
             return accepted
         assert self.spool is not None
         try:
             self.spool.append(self._names, [event])
         except SpoolError as exc:
-            self._drop_everywhere(_drop_reason(exc))
+            self._drop_everywhere(drop_reason(exc))
             raise
         self._since_wake += 1
         if self._since_wake >= self._options.max_batch_events:
@@ -198,19 +195,20 @@ class Pipeline:
         return summarize(self.counters, [(lane.name, lane.snapshot()) for lane in self.lanes],
                          spool_other_destinations=self._held_for_others)  # fmt: skip
 
-    def dead_letter_list(self) -> list[DeadLetter]:
-        return self.dead_letters.snapshot()
+    def dead_letters(self) -> list[DeadLetter]:
+        return self._dead_letters.snapshot()
 
     def replay_dead_letters(self) -> int:
         """Send every dead letter again, to the destination that refused it."""
-        letters = self.dead_letters.take_all()
+        letters = self._dead_letters.take_all()
         by_name = {lane.name: lane for lane in self.lanes}
+        inbox = {lane.name: memory for lane, memory in self._inboxes}
         replayed = 0
         for index, letter in enumerate(letters):
             event = EncodedEvent(letter.payload, letter.severity)
             lane = by_name.get(letter.destination)
             if lane is None:  # a destination this client does not have: keep it
-                self.dead_letters.add(letter.destination, [event], letter.error)
+                self._dead_letters.add(letter.destination, [event], letter.error)
                 continue
             if self.spool is not None and self._durable:
                 try:
@@ -218,14 +216,15 @@ class Pipeline:
                 except SpoolError:
                     # Keep what could not be queued, then tell the caller.
                     for rest in letters[index:]:
-                        self.dead_letters.add(
+                        self._dead_letters.add(
                             rest.destination, [EncodedEvent(rest.payload, rest.severity)],
                             rest.error,
                         )  # fmt: skip
                     raise
                 lane.wake()
             else:
-                lane.submit(event)
+                lane.start()
+                inbox[lane.name].put(event)
             # A replay is a new submission: delivered + dead_lettered + dropped
             # + pending keep adding up to submitted.
             self.counters.add_submitted()
@@ -236,7 +235,7 @@ class Pipeline:
         self.counters.reset_after_fork()
         if self.spool is not None:
             self.spool.reset_after_fork()
-        reset = getattr(self.dead_letters, "reset_after_fork", None)
+        reset = getattr(self._dead_letters, "reset_after_fork", None)
         if reset is not None:
             reset()
         for lane in self.lanes:
@@ -244,10 +243,6 @@ class Pipeline:
         if self._durable and not self._closed:
             for lane in self.lanes:
                 lane.start()
-
-
-def _drop_reason(exc: SpoolError) -> str:
-    return "spool_full" if isinstance(exc, SpoolFullError) else "spool_error"
 
 
 # Every live pipeline, for fork handling and the close at exit. Weak, so a
@@ -283,5 +278,5 @@ def _close_all_at_exit() -> None:
             logger.exception("closing a MozDef client at exit failed")
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_all_at_exit)
+_process.at_fork("delivery", _after_fork_in_child)
+_process.at_exit("delivery", _close_all_at_exit)

@@ -7,13 +7,12 @@ Fire-and-forget events wait in background clients, flushed at exit.
 
 from __future__ import annotations
 
-import atexit
-import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import _process
 from ..client import Client
 from ..delivery import Mode, Stats
 from ..transports.base import Transport
@@ -128,5 +127,5 @@ def _close_shared_sync_clients() -> None:
         client.close()
 
 
-os.register_at_fork(after_in_child=_forget_shared_after_fork)
-atexit.register(_close_shared_sync_clients)
+_process.at_fork("shared clients", _forget_shared_after_fork)
+_process.at_exit("shared clients", _close_shared_sync_clients)

@@ -15,13 +15,14 @@ insert and removal, and one idle thread per process.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from .. import _process
 
 __all__ = ["Deadline", "deadline", "watch"]
 
@@ -88,7 +89,7 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
-os.register_at_fork(after_in_child=_WATCHDOG.reset_after_fork)
+_process.at_fork("connections", _WATCHDOG.reset_after_fork)
 _current = threading.local()
 
 

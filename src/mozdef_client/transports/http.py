@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry, Timeout, parse_url
 
+from .. import _process
 from .._checks import is_number
 from .._redact import redact, redact_url, secret_forms
 from .._version import __version__
@@ -228,7 +228,7 @@ _WATCHED_POOLS: dict[str, type[HTTPConnectionPool]] = {
 }
 
 _POOLS = _PoolRegistry()
-os.register_at_fork(after_in_child=_POOLS.forget_after_fork)
+_process.at_fork("connections", _POOLS.forget_after_fork)
 
 # One attempt per send: retrying is the delivery pipeline's job (with backoff,
 # and counted), and a POST that may have arrived must not be repeated blindly.
