@@ -98,6 +98,8 @@ class Spool(SpoolWriter, SpoolReader, SpoolTakeover):
     def reset_after_fork(self) -> None:
         """In a forked child: the parent keeps its segments; the child starts its own."""
         inherited, serving, declined = self._fds, self._serving, self._declined
+        self._finalizer.detach()  # the parent's sync state is not the child's to stop
+        self._sync.forget_after_fork()
         self._reset()
         self._serving, self._declined = serving, declined
         forget_locks_after_fork()

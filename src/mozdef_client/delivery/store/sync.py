@@ -63,6 +63,7 @@ class DiskSync:
         self._lock = threading.Lock()
         self._dirty: set[int] = set()
         self._closed: list[int] = []  # copies of written files closed since the last sync
+        self._copies: list[int] = []  # the copies a sync is working on
         self._directory_dirty = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,7 +99,7 @@ class DiskSync:
     def sync(self) -> None:
         """Sync every file written since the last sync (``interval`` mode)."""
         with self._lock:
-            copies = self._closed
+            copies = self._copies = self._closed
             self._closed = []
             for fd in self._dirty:
                 with contextlib.suppress(OSError):
@@ -113,9 +114,21 @@ class DiskSync:
         except OSError as exc:
             logger.warning("cannot sync the spool %s to disk: %s", self._directory, exc)
         finally:
-            for fd in copies:
+            while copies:  # out of the list first: a forked child never closes a stranger
                 with contextlib.suppress(OSError):
-                    os.close(fd)
+                    os.close(copies.pop())
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: close the copies inherited from the parent.
+
+        A copy shares the parent's open file, and so its ``flock``: kept, it
+        would stop the next process from taking the segment over once the
+        parent is gone. No lock here: the parent's sync thread may have held it.
+        """
+        for fd in [*self._closed, *self._copies]:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._closed, self._copies = [], []
 
     def stop(self) -> None:
         """Sync what is left and stop the sync thread (it starts again when needed)."""
