@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from delivery_helpers import numbers_of, python_env, wait_until
 from servers import Fault
 
@@ -25,10 +27,13 @@ TESTS = Path(__file__).parent
 class Sender:
     """tests/durable_sender.py in a subprocess, reading what it acknowledged."""
 
-    def __init__(self, spool: Path, url: str, start: int, count: int, pause: float = 0.0):
+    def __init__(
+        self, spool: Path, url: str, start: int, count: int, pause: float = 0.0,
+        fsync: str = "off",
+    ):  # fmt: skip
         self.process = subprocess.Popen(
             [sys.executable, str(TESTS / "durable_sender.py"), str(spool), url,
-             str(start), str(count), str(pause)],
+             str(start), str(count), str(pause), fsync],
             stdout=subprocess.PIPE, text=True, env=python_env(),
         )  # fmt: skip
         self.acknowledged: list[int] = []
@@ -61,8 +66,12 @@ class Sender:
             self.acknowledged.append(int(line))
 
 
-def test_sigkill_mid_stream_then_restart_delivers_every_acknowledged_event(receiver, tmp_path):
-    first = Sender(tmp_path, receiver.url, 0, 3000, pause=0.002)
+# "interval" syncs from a thread of its own: a kill must lose nothing either.
+@pytest.mark.parametrize("fsync", ["off", "interval"])
+def test_sigkill_mid_stream_then_restart_delivers_every_acknowledged_event(
+    receiver, tmp_path, fsync
+):
+    first = Sender(tmp_path, receiver.url, 0, 3000, pause=0.002, fsync=fsync)
     first.read_until(1000)
     wait_until(lambda: len(receiver.events) >= 200, message="delivery under way")
     first.kill()

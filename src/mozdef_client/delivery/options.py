@@ -8,6 +8,7 @@ from typing import Literal
 from .._checks import is_number, is_whole
 from ..errors import ConfigurationError
 from .retry import RetryPolicy
+from .store.sync import Fsync, check_fsync
 
 __all__ = ["OVERFLOW_POLICIES", "DeliveryOptions", "Mode", "Overflow"]
 
@@ -43,8 +44,12 @@ class DeliveryOptions:
         exit_timeout: seconds the ``atexit`` close may take; ``None`` turns the
             ``atexit`` close off.
         max_dead_letters: dead letters kept in memory when there is no spool.
-        fsync: make every durable ``send()`` survive power loss, not only a
-            killed process (slower: one fdatasync per send, see docs/delivery.md).
+        fsync: what durable ``send()`` survives beyond a killed process.
+            ``False``: not a power cut. ``True`` (or ``"always"``): a power cut
+            too, at the cost of one fdatasync per ``send()`` (about 14x slower,
+            see docs/delivery.md). ``"interval"``: a thread syncs the spool at
+            most every second, so a power cut loses at most about the last
+            second of events, at little cost to ``send()``.
         spool_lock_timeout: seconds a spool operation waits for a lock another
             process holds (opening the spool, dead letters) before it raises
             ``SpoolError``; a durable ``send()`` itself never waits for one.
@@ -62,7 +67,7 @@ class DeliveryOptions:
     max_age: float | None = None
     exit_timeout: float | None = 2.0
     max_dead_letters: int = 10_000
-    fsync: bool = False
+    fsync: Fsync = False
     spool_lock_timeout: float = 10.0
 
     def __post_init__(self) -> None:
@@ -84,5 +89,6 @@ class DeliveryOptions:
                 raise ConfigurationError(f"{name} must be a number of seconds >= 0")
         if not is_whole(self.spool_min_free_bytes, at_least=0):
             raise ConfigurationError("spool_min_free_bytes must be an integer >= 0")
+        check_fsync(self.fsync)
         if not isinstance(self.retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy")

@@ -14,21 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import ConfigurationError, SpoolError
-from ..transports.base import EncodedEvent
-from . import spool_records as records
-from .spool import (
-    ACK_SUFFIX,
-    LOCK_FILENAME,
-    LOG_SUFFIX,
-    SEGMENT_PREFIX,
-    SPOOL_FILENAME,
-    Spool,
-    _read,
-    _read_all,
-    _take_dead_letters,
-)
-from .spool_files import locked, open_file
+from ...errors import ConfigurationError, SpoolError
+from ...transports.base import EncodedEvent
+from . import records
+from .files import open_file, read, read_all
+from .segments import ACK_SUFFIX, LOCK_FILENAME, LOG_SUFFIX, SEGMENT_PREFIX, SPOOL_FILENAME
+from .spool import Spool
 
 __all__ = [
     "Backlog",
@@ -111,7 +102,7 @@ def _pending_records(directory: str) -> Iterator[tuple[str, records.EventRecord]
             continue  # delivered and deleted meanwhile
         try:
             acked = _acknowledged(stem + ACK_SUFFIX)
-            data = _read_all(fd)
+            data = read_all(fd)
         finally:
             os.close(fd)
         for record in records.parse_events(data, 0, True):
@@ -128,7 +119,7 @@ def _acknowledged(path: str) -> dict[bytes, int]:
     except (OSError, SpoolError):
         return {}
     try:
-        slots = records.read_slots(_read(fd, 0, records.PROGRESS_SIZE))
+        slots = records.read_slots(read(fd, 0, records.PROGRESS_SIZE))
     finally:
         os.close(fd)
     return {found[1]: found[2] for found in slots[1:] if found is not None}
@@ -166,10 +157,7 @@ def requeue_dead_letters(directory: str, destination: str | None = None) -> int:
     """
     spool = _open(directory)
     try:
-        taken, _ = _take_dead_letters(
-            spool._dead_fd, spool._lock_timeout, spool.path,
-            lambda letter: destination in (None, letter.destination),
-        )  # fmt: skip
+        taken, _ = spool._letters.take(lambda letter: destination in (None, letter.destination))
         now = time.time()
         for index, letter in enumerate(taken):
             try:
@@ -201,10 +189,9 @@ def purge_spool(
         if pending:
             purged_pending = _purge_pending(spool, destination)
         if dead_letters:
-            taken, damaged = _take_dead_letters(
-                spool._dead_fd, spool._lock_timeout, spool.path,
-                lambda letter: destination in (None, letter.destination), damaged_too=True,
-            )  # fmt: skip
+            taken, damaged = spool._letters.take(
+                lambda letter: destination in (None, letter.destination), damaged_too=True
+            )
             purged_dead = len(taken) + damaged
     finally:
         spool.close()
@@ -242,8 +229,7 @@ def export_spool(
     spool = _open(directory)
     try:
         if dead_letters:
-            with locked(spool._dead_fd, False, spool._lock_timeout, spool.path):
-                data = _read_all(spool._dead_fd)
+            data = spool._letters.read()
             for found in records.parse_dead_letters(data):
                 if isinstance(found, records.Corrupt) or found.corrupt:
                     continue  # bytes that are no event

@@ -17,13 +17,14 @@ import stat
 import urllib.request
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigurationError, SpoolError
-from ..severity import Severity
-from ..transports.base import EncodedEvent
-from . import spool_records as records
+from ...errors import ConfigurationError, SpoolError
+from ...severity import Severity
+from ...transports.base import EncodedEvent
+from . import records
 
 if TYPE_CHECKING:
-    from .spool import Spool, _Segment
+    from .segments import Segment
+    from .spool import Spool
 
 __all__ = ["migrate_sqlite_spool"]
 
@@ -36,7 +37,7 @@ def migrate_sqlite_spool(spool: Spool, path: str) -> int:
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
         raise SpoolError(f"refusing the old spool file {path}: not a regular file of this user")
     events, letters = _read(path)
-    marks: dict[str, tuple[_Segment, int]] = {}  # the end of the last row a lease reached
+    marks: dict[str, tuple[Segment, int]] = {}  # the end of the last row a lease reached
     moved = 0
     for destination, payload, severity, created, leased_before in events:
         level = _SEVERITIES.get(severity)
@@ -63,7 +64,7 @@ def migrate_sqlite_spool(spool: Spool, path: str) -> int:
         for segment in list(spool._owned.values()):
             os.fsync(segment.fd)
             os.fsync(segment.ack_fd)
-        os.fsync(spool._dead_fd)
+        os.fsync(spool._letters.fd)
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path + suffix)

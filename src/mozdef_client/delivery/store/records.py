@@ -25,7 +25,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..severity import Severity
+from ...severity import Severity
 
 __all__ = [
     "PROGRESS_SIZE",

@@ -1,4 +1,4 @@
-"""The spool directory's safety checks, and opening and locking its files.
+"""The spool directory's safety checks, and opening, locking and reading its files.
 
 The spool does not trust its directory: it refuses a directory another user
 owns or others may write to (they could plant or swap files), never follows
@@ -16,9 +16,20 @@ import threading
 import time
 from collections.abc import Iterator
 
-from ..errors import ConfigurationError, SpoolError
+from ...errors import ConfigurationError, SpoolError
 
-__all__ = ["check_directory", "locked", "open_file"]
+__all__ = [
+    "check_directory",
+    "close_fds",
+    "forget_locks_after_fork",
+    "fsync_directory",
+    "locked",
+    "open_file",
+    "read",
+    "read_all",
+    "remove_if_stale",
+    "try_lock",
+]
 
 _OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -117,3 +128,55 @@ def forget_locks_after_fork() -> None:
     global _THREAD_LOCKS_GUARD
     _THREAD_LOCKS_GUARD = threading.Lock()
     _THREAD_LOCKS.clear()
+
+
+def try_lock(fd: int) -> bool:
+    """Take the exclusive ``flock`` of ``fd`` if nobody holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def close_fds(fds: set[int]) -> None:
+    for fd in list(fds):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    fds.clear()
+
+
+def read(fd: int, offset: int, size: int) -> bytes:
+    """Up to ``size`` bytes at ``offset`` (fewer only at the end of the file)."""
+    chunks = []
+    while size > 0:
+        chunk = os.pread(fd, size, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_all(fd: int) -> bytes:
+    return read(fd, 0, os.fstat(fd).st_size)
+
+
+def fsync_directory(directory: str) -> None:
+    """Make a file created or renamed in ``directory`` survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_STALE_TMP_SECONDS = 60.0
+
+
+def remove_if_stale(path: str) -> None:
+    """A file a process left while creating a segment (it died midway)."""
+    with contextlib.suppress(OSError):
+        if time.time() - os.lstat(path).st_mtime > _STALE_TMP_SECONDS:
+            os.unlink(path)
