@@ -22,7 +22,7 @@ from mozdef_client import (
 )
 from mozdef_client._checks import is_number, is_port, is_whole
 from mozdef_client.destinations import transport_from_url
-from mozdef_client.transports import http as http_module
+from mozdef_client.transports import _http_pool as http_pool
 from tls import TLSFiles, make_tls_files
 
 
@@ -110,9 +110,9 @@ def test_http_destinations_with_the_same_tls_settings_share_one_pool(tls_files: 
     first = HTTPOptions(ca_bundle=tls_files.ca_file, connect_timeout=1)
     second = HTTPOptions(ca_bundle=tls_files.ca_file, read_timeout=3)
     other = HTTPOptions(ca_bundle=tls_files.ca_file, verify=False)
-    pools = http_module._POOLS
-    assert pools.get(first) is pools.get(second)
-    assert pools.get(first) is not pools.get(other)
+    pools = http_pool.POOLS
+    assert pools.get(first.tls_options) is pools.get(second.tls_options)
+    assert pools.get(first.tls_options) is not pools.get(other.tls_options)
 
 
 @pytest.mark.parametrize("url", ["amqps://rabbit", "syslog+tls://logs"])

@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import base64
 import http.client
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 from urllib.parse import unquote
 
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     HTTPError,
     InvalidHeader,
@@ -39,7 +35,6 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry, Timeout, parse_url
 
-from .. import _process
 from .._checks import is_number
 from .._redact import redact, redact_url, secret_forms
 from .._version import __version__
@@ -56,8 +51,9 @@ from ..routing import (
     is_custom_vulnerability,
     unmark_custom_vulnerability,
 )
-from ._deadline import deadline, watch
+from ._deadline import deadline
 from ._failures import CATCH_ALL, Rule, translating
+from ._http_pool import POOLS
 from ._tls import TLSOptions, tls_options_of
 from .base import EncodedEvent, PartialDeliveryError
 
@@ -161,74 +157,6 @@ class HTTPOptions:
             return float(self.total_timeout)
         return float(self.connect_timeout + self.read_timeout)
 
-
-class _PoolRegistry:
-    """One urllib3 PoolManager per TLS configuration, shared process-wide."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pools: dict[TLSOptions, urllib3.PoolManager] = {}
-
-    def get(self, options: HTTPOptions) -> urllib3.PoolManager:
-        tls = options.tls_options
-        with self._lock:
-            pool = self._pools.get(tls)
-            if pool is None:
-                pool = urllib3.PoolManager(
-                    num_pools=32,
-                    maxsize=8,
-                    cert_reqs="CERT_REQUIRED" if tls.verify else "CERT_NONE",
-                    ca_certs=tls.ca_bundle,
-                    cert_file=tls.client_cert,
-                    key_file=tls.client_key,
-                )
-                # Connections that a request's total deadline can cut short.
-                pool.pool_classes_by_scheme = _WATCHED_POOLS
-                self._pools[tls] = pool
-            return pool
-
-    def forget_after_fork(self) -> None:
-        # A child must not share the parent's sockets: start with new pools.
-        self._lock = threading.Lock()
-        self._pools = {}
-
-
-class _Watched:
-    """Makes a connection put itself under the calling request's deadline."""
-
-    def connect(self) -> None:
-        watch(self)
-        super().connect()  # type: ignore[misc]
-        watch(self)  # the socket now exists: fire on it if the deadline already passed
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        watch(self)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _WatchedHTTPConnection(_Watched, HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_WATCHED_POOLS: dict[str, type[HTTPConnectionPool]] = {
-    "http": _WatchedHTTPConnectionPool,
-    "https": _WatchedHTTPSConnectionPool,
-}
-
-_POOLS = _PoolRegistry()
-_process.at_fork("connections", _POOLS.forget_after_fork)
 
 # One attempt per send: retrying is the delivery pipeline's job (with backoff,
 # and counted), and a POST that may have arrived must not be repeated blindly.
@@ -352,7 +280,7 @@ class HTTPTransport:
             ):
                 # Looked up per request, not kept: a forked child must get its own
                 # pool, never write on the parent's pooled sockets.
-                response = _POOLS.get(self._options).request(
+                response = POOLS.get(self._options.tls_options).request(
                     "POST",
                     url,
                     body=body,
