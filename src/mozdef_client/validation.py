@@ -81,10 +81,12 @@ def recommended_field_warnings(document: Mapping[str, Any]) -> list[str]:
 
 def _validate_generic(document: Mapping[str, Any]) -> None:
     summary = document.get("summary")
-    if summary is None or summary == "":
+    if summary is None:
         raise ValidationError(_NO_SUMMARY, "summary")
     if not isinstance(summary, str):
         raise ValidationError(f"summary must be a string, not {type(summary).__name__}", "summary")
+    if not str.__len__(summary):  # not ==: a str subclass may override it
+        raise ValidationError(_NO_SUMMARY, "summary")
     severity = document.get("severity")
     if severity is not None:
         try:
