@@ -171,6 +171,7 @@ def test_several_brokers_fail_over_when_one_path_is_cut_mid_stream(broker: Broke
     hosts = ",".join(f"127.0.0.1:{proxy.port}" for proxy in proxies)
     client = Client(
         f"amqp://guest:guest@{hosts}/%2F?routing_key={key}",
+        mode="background",
         delivery=fast(max_batch_events=BATCH),
     )
     try:
