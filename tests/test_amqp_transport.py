@@ -186,6 +186,20 @@ def test_a_batch_is_confirmed_together_and_arrives_in_order(
     assert summaries(broker.drain(queue)) == [f"e{i}" for i in range(500)]
 
 
+def test_an_event_larger_than_a_frame_arrives_whole_between_small_ones(
+    broker: Broker, make_transport: Any
+) -> None:
+    """Bodies over the broker's frame size (128 KiB) take pika's multi-frame path, in order."""
+    key = unique_key()
+    queue = broker.queue(key)
+    transport = make_transport(routing_key=key)
+    big = "x" * 300_000
+    transport.send([encoded("a"), encoded("big", details={"blob": big}), encoded("c")])
+    received = [m.decode_like_mozdef() for m in broker.get(queue, 3)]
+    assert [m["summary"] for m in received] == ["a", "big", "c"]
+    assert received[1]["details"]["blob"] == big
+
+
 def test_events_from_several_threads_all_arrive(broker: Broker, make_transport: Any) -> None:
     key = unique_key()
     queue = broker.queue(key)

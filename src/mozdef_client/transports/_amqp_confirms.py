@@ -12,20 +12,33 @@ This uses the blocking channel's underlying asynchronous channel
 the connection stays a plain ``BlockingConnection`` (heartbeats, blocked
 connection timeouts, TLS), and nothing runs in a thread of ours.
 
-Each message carries its delivery tag as ``message_id``: a ``Basic.Return``
-(unroutable with ``mandatory``) does not name a delivery tag, so that is how
-a return is matched to its event.
+A ``Basic.Return`` (unroutable with ``mandatory``) names no delivery tag.
+The broker sends it before the confirm of the same message and in publish
+order, so a return is matched to the earliest unconfirmed message with the
+same body that no earlier return claimed (messages with equal bodies are
+interchangeable). Every message shares one properties object: a per-message
+id would cost a fifth of the publishing CPU, for the rare return.
 """
 
 from __future__ import annotations
 
 import collections
 import enum
+import struct
 import time
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["ConfirmedPublisher", "Outcome"]
+
+#: Most messages published and not yet confirmed at once (measured here: 1,000
+#: keeps the broker busy; 5,000 at once was slower than 500).
+WINDOW = 1000
+
+_SIZE = struct.Struct(">Q")
+_BODY_HEAD = struct.Struct(">BHI")  # frame type, channel, payload size
+_BODY_FRAME = 3
+_FRAME_END = b"\xce"
 
 
 class Outcome(enum.Enum):
@@ -63,6 +76,13 @@ class ConfirmedPublisher:
         self._routing_key = routing_key
         self._confirm_timeout = confirm_timeout
         self._ack_class = pika.spec.Basic.Ack
+        self._properties = pika.BasicProperties(
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=pika.DeliveryMode.Persistent,
+        )
+        self._payloads: Sequence[bytes] = ()
+        self._low_water = 0  # wake the waiting publisher when this few are unconfirmed
         self._next_tag = 1  # the broker numbers a channel's publishes from 1
         self._first_tag = 1  # of the batch being published
         self._outcomes: list[Outcome] = []
@@ -81,6 +101,7 @@ class ConfirmedPublisher:
         self._wait(lambda: bool(selected), confirm_timeout)
         if not selected:
             raise pika.exceptions.AMQPChannelError("the broker did not enter confirm mode in time")
+        self._marshal_constants()
 
     @property
     def is_open(self) -> bool:
@@ -91,33 +112,81 @@ class ConfirmedPublisher:
 
         Outcomes still ``PENDING`` after ``confirm_timeout`` were not confirmed.
         """
-        properties = self._pika.BasicProperties
-        persistent = self._pika.DeliveryMode.Persistent
         first = self._first_tag = self._next_tag
+        self._payloads = payloads
         self._outcomes = [Outcome.PENDING] * len(payloads)
         self._returned.clear()
         self._unresolved.clear()
-        publish = self._impl.basic_publish
-        for offset, payload in enumerate(payloads):
-            tag = first + offset
-            publish(
-                self._exchange,
-                self._routing_key,
-                payload,
-                properties(
-                    content_type="application/json",
-                    content_encoding="utf-8",
-                    delivery_mode=persistent,
-                    message_id=str(tag),
-                ),
-                mandatory=True,
-            )
-            # Counted once written: a failure after this must not reuse the tag.
-            self._next_tag = tag + 1
-            self._unresolved.append(tag)
-        self._wait(lambda: not self._unresolved, self._confirm_timeout)
+        unresolved = self._unresolved
+        # A window of unconfirmed messages, refilled as confirms come: the broker
+        # confirms while more arrive, and pika's output buffer stays small.
+        self._low_water = WINDOW // 2
+        sent = 0
+        while sent < len(payloads):
+            chunk = payloads[sent : sent + WINDOW - len(unresolved)]
+            self._write(chunk)
+            # Counted once written: a failure after this must not reuse the tags.
+            unresolved.extend(range(first + sent, first + sent + len(chunk)))
+            sent += len(chunk)
+            self._next_tag = first + sent
+            if sent < len(payloads):
+                self._wait(lambda: len(unresolved) <= self._low_water, self._confirm_timeout)
+                if len(unresolved) > self._low_water:
+                    break  # no confirms for confirm_timeout: the rest stays unsent
+        self._low_water = 0
+        self._wait(lambda: not unresolved, self._confirm_timeout)
         self._raise_if_closed()
         return list(self._outcomes)
+
+    def _write(self, payloads: Sequence[bytes]) -> None:
+        """Hand pika the frames of ``payloads`` (Basic.Publish, header, body each) at once.
+
+        pika's own basic_publish builds and marshals three frame objects per
+        message and writes each to the socket: 55 µs a message here, more than
+        the broker's share. The method frame is the same for every message and
+        the header differs only in the body size, so they are marshalled once
+        (with pika's frame classes) and the batch's frames leave in one write.
+        """
+        if not self._impl.is_open:
+            self._raise_if_closed()
+        marshalled: list[bytes] = []
+        for payload in payloads:
+            size = len(payload)
+            if size > self._body_max:
+                # Several body frames: pika's own path (rare; events are small).
+                self._emit([b"".join(marshalled)])
+                marshalled.clear()
+                self._impl.basic_publish(
+                    self._exchange, self._routing_key, payload, self._properties, mandatory=True
+                )
+                continue
+            marshalled += (
+                self._publish_frame,
+                self._header_head,
+                _SIZE.pack(size),
+                self._header_tail,
+                _BODY_HEAD.pack(_BODY_FRAME, self._channel_number, size),
+                payload,
+                _FRAME_END,
+            )
+        if marshalled:
+            self._emit([b"".join(marshalled)])
+
+    def _marshal_constants(self) -> None:
+        pika = self._pika
+        number = self._channel_number = self._impl.channel_number
+        self._emit = self._connection._impl._output_marshaled_frames
+        self._body_max = int(self._connection._impl._body_max_length)
+        self._publish_frame = pika.frame.Method(
+            number,
+            pika.spec.Basic.Publish(
+                exchange=self._exchange, routing_key=self._routing_key, mandatory=True
+            ),
+        ).marshal()
+        # A header frame: type, channel, size, then class, weight, the 8-byte
+        # body size at offset 11, then the properties, then the frame end.
+        header = pika.frame.Header(number, 0, self._properties).marshal()
+        self._header_head, self._header_tail = header[:11], header[19:]
 
     def outcomes_so_far(self, size: int) -> list[Outcome]:
         """The outcomes of the last batch as they stood (for after an exception)."""
@@ -155,7 +224,7 @@ class ConfirmedPublisher:
                 self._unresolved.popleft()
             elif tag in self._unresolved:  # out of order (rare): remove it where it is
                 self._unresolved.remove(tag)
-        if not self._unresolved:
+        if len(self._unresolved) <= self._low_water:
             self._wake()
 
     def _resolve(self, tag: int, outcome: Outcome) -> None:
@@ -167,9 +236,10 @@ class ConfirmedPublisher:
         self._outcomes[index] = outcome
 
     def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        message_id = getattr(properties, "message_id", None)
-        if isinstance(message_id, str) and message_id.isdigit():
-            self._returned.add(int(message_id))
+        for tag in self._unresolved:  # in publish order, as returns come
+            if tag not in self._returned and self._payloads[tag - self._first_tag] == body:
+                self._returned.add(tag)
+                return
 
     def _on_close(self, channel: Any, reason: BaseException) -> None:
         self._closed_reason = reason
