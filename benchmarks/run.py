@@ -95,6 +95,14 @@ ROWS = [
         0,
         False,
     ),
+    Row(
+        "MozDef loginput: pre-encoded NDJSON of 5,000",
+        "mozdef_preencoded_ndjson",
+        "loginput",
+        20_000,
+        0,
+        False,
+    ),
     Row("MozDef loginput: background send() to /_bulk", "mozdef_bulk", "loginput", 20_000, 0),
 ]
 

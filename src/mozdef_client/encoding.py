@@ -56,7 +56,13 @@ def _stdlib_dumps() -> Callable[[Any], bytes]:
     # The C encoder, made once: json.JSONEncoder.encode would build it again
     # on every call. No circular check: only documents the plain check has
     # bounded (or the walk has rebuilt) reach it.
-    iterencode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_encoder is None:  # a Python without the C accelerator
+        encoder = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain_default
+        )
+        return lambda value: encoder.encode(value).encode("utf-8")
+    iterencode = make_encoder(
         None,
         _plain_default,
         json.encoder.c_encode_basestring,  # type: ignore[attr-defined]
@@ -111,7 +117,7 @@ def encode_document(document: Mapping[str, Any]) -> bytes:
     if type(document) is dict and _plain_mapping(document, 0):
         try:
             return _dumps(document)
-        except Exception:  # NaN, lone surrogates: the walk names them
+        except Exception:  # a lone surrogate: the walk names it
             pass
     try:
         clean = _normalise(document, "", 0)
