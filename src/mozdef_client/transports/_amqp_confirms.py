@@ -31,8 +31,9 @@ from typing import Any
 
 __all__ = ["ConfirmedPublisher", "Outcome"]
 
-#: Most messages published and not yet confirmed at once (measured here: 1,000
-#: keeps the broker busy; 5,000 at once was slower than 500).
+#: Most messages published and not yet confirmed at once. A default batch
+#: (at most 5,000 events or 1 MiB) goes in one write; measured here, one
+#: write of a whole batch beat windows of 1,000 refilled as confirms came.
 WINDOW = 5000
 
 _SIZE = struct.Struct(">Q")
