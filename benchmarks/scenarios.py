@@ -1,8 +1,9 @@
 """One benchmark scenario per process, so each reports its own peak RSS.
 
-Run by run.py as: python benchmarks/scenarios.py SCENARIO URL COUNT
+Run by run.py as: python benchmarks/scenarios.py [--no-orjson] SCENARIO URL COUNT
 Prints one JSON object: events_per_s, caller_median_us, caller_p99_us,
-peak_rss_mb and scenario-specific fields.
+peak_rss_mb and scenario-specific fields. ``--no-orjson`` makes ``import
+orjson`` fail, as in the default install (orjson is an extra).
 
 The timed unit is what a program does per event: build the event and call
 send(); throughput counts until every event was acknowledged by the receiver
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import array
 import json
+import os
 import resource
 import statistics
 import sys
@@ -22,6 +24,7 @@ import urllib.request
 from collections.abc import Callable
 
 DETAILS = {"username": "joe", "sourceipaddress": "10.1.2.3", "success": False}
+BATCH = 5000  # DeliveryOptions.max_batch_events: the batches pre-encoded floors send too
 
 
 def receiver_count(url: str) -> int:
@@ -186,7 +189,171 @@ def _while_down(url: str, count: int, mode: str, **options: object) -> None:
         client.close(0)
 
 
+def _document(index: int) -> bytes:
+    """One event as the library encodes it: what the floors send pre-encoded."""
+    from mozdef_client import Event, Severity, prepare
+
+    event = Event(
+        summary=f"event {index}", severity=Severity.WARNING, tags=("bench",), details=DETAILS
+    )
+    return prepare(event).payload
+
+
+def append_floor(url: str, count: int) -> None:
+    """The durable floor: one os.write of a pre-encoded line to an append-only file."""
+    line = _document(0) + b"\n"
+    with tempfile.TemporaryDirectory() as directory:
+        fd = os.open(f"{directory}/log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        started = time.perf_counter()
+        samples = timed_loop(count, lambda i: os.write(fd, line))
+        elapsed = time.perf_counter() - started
+        os.close(fd)
+    report(count, elapsed, samples)
+
+
+def urllib3_bulk_floor(url: str, count: int) -> None:
+    """The HTTP floor: pre-encoded JSON-array batches over one urllib3 keep-alive connection."""
+    import urllib3
+
+    bulk = url.rsplit("/", 1)[0] + "/_bulk"
+    body = b"[" + b",".join([_document(0)] * BATCH) + b"]"
+    pool = urllib3.PoolManager(maxsize=1)
+    headers = {"Content-Type": "application/json"}
+    before = receiver_count(url)
+    started = time.perf_counter()
+    samples = timed_loop(
+        max(1, count // BATCH), lambda i: pool.request("POST", bulk, body=body, headers=headers)
+    )
+    elapsed = time.perf_counter() - started
+    sent = len(samples) * BATCH
+    per_event = array.array("q", [s // BATCH for s in samples])
+    report(sent, elapsed, per_event, arrived=receiver_count(url) - before)
+
+
+def _queue_depth(amqp_url: str) -> int:
+    import pika
+
+    queue = amqp_url.rsplit("routing_key=", 1)[1]
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url.split("?")[0]))
+    try:
+        declared = connection.channel().queue_declare(queue, passive=True)
+        return int(declared.method.message_count)
+    finally:
+        connection.close()
+
+
+def pika_bare(url: str, count: int) -> None:
+    """The AMQP floor: pika's blocking publish of pre-encoded events, no confirms.
+
+    Counted until the broker has queued them all (end to end, as the library's
+    throughput is).
+    """
+    import pika
+
+    key = url.rsplit("routing_key=", 1)[1]
+    connection = pika.BlockingConnection(pika.URLParameters(url.split("?")[0]))
+    channel = connection.channel()
+    payload = _document(0)
+    properties = pika.BasicProperties(
+        content_type="application/json", delivery_mode=pika.DeliveryMode.Persistent
+    )
+    before = _queue_depth(url)
+    started = time.perf_counter()
+    samples = timed_loop(
+        count, lambda i: channel.basic_publish("eventtask", key, payload, properties)
+    )
+    deadline = time.monotonic() + 120
+    while _queue_depth(url) - before < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    connection.close()
+    report(count, elapsed, samples, arrived=_queue_depth(url) - before)
+
+
+def amqp_background(url: str, count: int) -> None:
+    """Background send() to RabbitMQ with publisher confirms, until flush() returns."""
+    from mozdef_client import Client, Event, Severity
+
+    client = Client(url, mode="background")
+    before = _queue_depth(url)
+    started = time.perf_counter()
+    samples = timed_loop(
+        count,
+        lambda i: client.send(
+            Event(summary=f"event {i}", severity=Severity.WARNING, tags=("bench",),
+                  details=DETAILS)
+        ),
+    )  # fmt: skip
+    left = client.flush(300)
+    elapsed = time.perf_counter() - started
+    client.close(0)
+    report(count, elapsed, samples, arrived=_queue_depth(url) - before, left=left)
+
+
+def _loginput_received(url: str) -> int:
+    """What MozDef's loginput published, read from a queue bound to its exchange."""
+    return _queue_depth(os.environ["BENCH_LOGINPUT_AMQP"])
+
+
+def _loginput_settled(url: str, before: int, count: int) -> int:
+    """What arrived, once the broker queued all of it (loginput publishes unconfirmed)."""
+    arrived, deadline = -1, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = _loginput_received(url) - before
+        if now >= count or now == arrived:
+            return now
+        arrived = now
+        time.sleep(0.5)
+    return arrived
+
+
+def mozdef_bulk(url: str, count: int) -> None:
+    """Background send() to MozDef's real loginput /_bulk (url), until flush() returns."""
+    from mozdef_client import Client, Event, Severity
+
+    client = Client(url, mode="background")
+    before = _loginput_received(url)
+    started = time.perf_counter()
+    samples = timed_loop(
+        count,
+        lambda i: client.send(
+            Event(summary=f"event {i}", severity=Severity.WARNING, tags=("bench",),
+                  details=DETAILS)
+        ),
+    )  # fmt: skip
+    left = client.flush(600)
+    elapsed = time.perf_counter() - started
+    client.close(0)
+    report(count, elapsed, samples, arrived=_loginput_settled(url, before, count), left=left)
+
+
+def mozdef_preencoded(url: str, count: int, ndjson: bool = False) -> None:
+    """Pre-encoded JSON arrays (or NDJSON) of 5,000 events through the same loginput /_bulk."""
+    import urllib3
+
+    events = [_document(0)] * BATCH
+    body = b"\n".join(events) + b"\n" if ndjson else b"[" + b",".join(events) + b"]"
+    pool = urllib3.PoolManager(maxsize=1)
+    headers = {"Content-Type": "application/x-ndjson" if ndjson else "application/json"}
+    before = _loginput_received(url)
+    started = time.perf_counter()
+    samples = timed_loop(
+        max(1, count // BATCH), lambda i: pool.request("POST", url, body=body, headers=headers)
+    )
+    elapsed = time.perf_counter() - started
+    sent = len(samples) * BATCH
+    per_event = array.array("q", [s // BATCH for s in samples])
+    report(sent, elapsed, per_event, arrived=_loginput_settled(url, before, sent))
+
+
 SCENARIOS: dict[str, Callable[[str, int], None]] = {
+    "append_floor": append_floor,
+    "urllib3_bulk_floor": urllib3_bulk_floor,
+    "pika_bare": pika_bare,
+    "amqp_background": amqp_background,
+    "mozdef_bulk": mozdef_bulk,
+    "mozdef_preencoded": mozdef_preencoded,
+    "mozdef_preencoded_ndjson": lambda url, n: mozdef_preencoded(url, n, ndjson=True),
     "legacy_sync": legacy_sync,
     "legacy_fire_and_forget": legacy_fire_and_forget,
     "urllib3_single": urllib3_single,
@@ -197,5 +364,9 @@ SCENARIOS: dict[str, Callable[[str, int], None]] = {
 }
 
 if __name__ == "__main__":
-    name, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    arguments = sys.argv[1:]
+    if arguments[0] == "--no-orjson":
+        sys.modules["orjson"] = None  # type: ignore[assignment]  # "import orjson" fails
+        arguments = arguments[1:]
+    name, url, count = arguments[0], arguments[1], int(arguments[2])
     SCENARIOS[name](url, count)

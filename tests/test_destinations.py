@@ -317,3 +317,19 @@ def send_once(url: str) -> None:
         transport.send([prepare(Event(summary="x"))])
     finally:
         transport.close()
+
+
+def test_an_amqp_url_may_name_several_brokers_of_one_cluster() -> None:
+    options = built("amqp://bob:pw@h1,h2:5673,[::1]:5674/mozdef?routing_key=k").options
+    assert (options.host, options.port, options.failover) == ("h1", None, ("h2:5673", "[::1]:5674"))
+    assert options.brokers == (("h1", 5672), ("h2", 5673), ("::1", 5674))
+    assert (options.username, options.password, options.virtual_host) == ("bob", "pw", "mozdef")
+    assert built("amqps://h1:5671,h2/").options.brokers == (("h1", 5671), ("h2", 5671))
+
+
+@pytest.mark.parametrize(
+    "url", ["amqp://h1,/v", "amqp://,h2/v", "amqp://h1,h2:99999/v", "amqp://h1,h2:x/v"]
+)
+def test_a_bad_broker_in_an_amqp_host_list_is_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"broker|port"):
+        built(url)

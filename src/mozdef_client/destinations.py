@@ -4,8 +4,9 @@
   vulnerability documents go to ``/custom/vulnerability`` beside either
 - ``sqs://queue-name?region=us-west-2&account=012345678901&endpoint_url=...``
 - ``amqp://user:password@host:5672/vhost?exchange=eventtask&routing_key=eventtask``,
-  ``amqps://...`` (TLS); the vhost is one path segment (``%2F`` for ``/``); a
-  user without a password takes it from ``MOZDEF_AMQP_PASSWORD``
+  ``amqps://...`` (TLS); several brokers of one cluster as ``host1,host2:5673,host3``
+  (tried in turn: see ``AMQPOptions.failover``); the vhost is one path segment
+  (``%2F`` for ``/``); a user without a password takes it from ``MOZDEF_AMQP_PASSWORD``
 - ``syslog:`` (``/dev/log``), ``syslog:///run/custom.sock?facility=local0&ident=app``
 - ``syslog+udp://host:514``, ``syslog+tcp://host:514``, ``syslog+tls://host:6514``,
   with ``format=rfc5424|rfc3164``, ``facility``, ``app_name``, ``hostname``,
@@ -133,6 +134,9 @@ def transport_from_url(
         raise ConfigurationError(
             f"unsupported destination scheme {_shown(scheme, url)}; expected {_SCHEMES}"
         )
+    failover: tuple[str, ...] = ()
+    if scheme in ("amqp", "amqps"):
+        url, failover = _split_amqp_brokers(url)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - urlsplit checks the port only when asked
@@ -147,7 +151,30 @@ def transport_from_url(
         # the authority early; going on would show part of it as a path.
         raise ConfigurationError(_UNESCAPED_PASSWORD.format(scheme=scheme))
     http = http or HTTPOptions()
-    return builder(url, scheme, parts, _Defaults(http, tls or http.tls_options))
+    defaults = _Defaults(http, tls or http.tls_options)
+    if failover:
+        return _amqp(url, scheme, parts, defaults, failover)
+    return builder(url, scheme, parts, defaults)
+
+
+def _split_amqp_brokers(url: str) -> tuple[str, tuple[str, ...]]:
+    """``amqp://u@h1,h2:5673,h3/vhost`` as (the URL with ``h1`` only, ("h2:5673", "h3"))."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, ()
+    end = len(rest)
+    for stop in "/?#":
+        found = rest.find(stop)
+        if found != -1:
+            end = min(end, found)
+    authority, tail = rest[:end], rest[end:]
+    userinfo, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return url, ()
+    first, *more = hosts.split(",")
+    if not first or not all(more):
+        raise ConfigurationError(f"an empty broker in the {scheme}:// host list")
+    return f"{scheme}://{userinfo}{at}{first}{tail}", tuple(more)
 
 
 def _http(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
@@ -170,7 +197,13 @@ def _sqs(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Tran
     )
 
 
-def _amqp(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
+def _amqp(
+    url: str,
+    scheme: str,
+    parts: SplitResult,
+    defaults: _Defaults,
+    failover: tuple[str, ...] = (),
+) -> Transport:
     tls = scheme == "amqps"
     query = _query(parts.query, _AMQP_PARAMETERS | (_TLS_PARAMETERS if tls else set()), scheme)
     host = _require_host(parts, scheme)
@@ -209,6 +242,7 @@ def _amqp(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Tra
             username=username,
             password=password,
             tls=tls,
+            failover=failover,
             **extra,
         )
     )

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import _process
-from .errors import ValidationError
+from .errors import EncodingError, ValidationError
 from .severity import Severity
 
 __all__ = [
@@ -188,11 +188,8 @@ class Event:
         several times faster, and this runs on every ``send()``.
         """
         timestamp = self.timestamp
-        if timestamp.tzinfo is not timezone.utc:
-            if timestamp.tzinfo is None:
-                # A naive time is taken to be UTC, as MozDef does.
-                timestamp = timestamp.replace(tzinfo=timezone.utc)
-            timestamp = timestamp.astimezone(timezone.utc)
+        if timestamp.tzinfo is not timezone.utc or type(timestamp) is not datetime:
+            timestamp = _utc_timestamp(timestamp)
         pid, processname = _process_identity()
         document: dict[str, Any] = {
             "timestamp": timestamp,
@@ -211,6 +208,28 @@ class Event:
         if self.source is not None:
             document["source"] = self.source
         return document
+
+
+def _utc_timestamp(timestamp: datetime) -> datetime:
+    """A plain UTC datetime: the encoder never asks the caller's tzinfo anything."""
+    try:
+        # The base class's method checks the tzinfo answers a timedelta under a day.
+        offset = datetime.utcoffset(timestamp)
+        naive = datetime(
+            timestamp.year,
+            timestamp.month,
+            timestamp.day,
+            timestamp.hour,
+            timestamp.minute,
+            timestamp.second,
+            timestamp.microsecond,
+        )
+    except Exception as exc:
+        raise EncodingError(
+            f"timestamp could not be read: its {type(exc).__name__} raised", "timestamp"
+        ) from None
+    # A naive time is taken to be UTC, as MozDef does.
+    return (naive - offset if offset else naive).replace(tzinfo=timezone.utc)
 
 
 # (pid, sys.argv[0], program name): os.getpid() is a system call, so the pid

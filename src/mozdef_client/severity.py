@@ -42,14 +42,25 @@ class Severity(str, enum.Enum):
         if isinstance(value, Severity):
             return value
         if not isinstance(value, str):
-            raise ConfigurationError(
-                f"severity must be a name such as 'INFO', not {type(value).__name__} {value!r}"
-            )
-        found = _BY_NAME.get(value.strip().upper())
+            # Never the caller's repr: it may raise, hang, or be 5,000 digits long.
+            raise ConfigurationError(f"severity must be a name such as 'INFO', not {_shown(value)}")
+        text = str.__str__(value)  # the text itself, whatever a subclass overrides
+        found = _BY_NAME.get(text.strip().upper())
         if found is None:
             known = ", ".join(s.value for s in cls)
-            raise ConfigurationError(f"unknown severity {value!r}; expected one of {known}")
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            raise ConfigurationError(f"unknown severity {shown!r}; expected one of {known}")
         return found
+
+
+def _shown(value: object) -> str:
+    """A non-name severity for a message: its type, and its value only when that is safe."""
+    kind = type(value)
+    if (kind is int and value.bit_length() <= 64) or kind is float or kind is bool:  # type: ignore[attr-defined]
+        return f"{kind.__name__} {value!r}"
+    if kind is bytes and len(value) <= 40:  # type: ignore[arg-type]
+        return f"bytes {value!r}"
+    return kind.__name__
 
 
 _SYSLOG_PRIORITY = {

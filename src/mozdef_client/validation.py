@@ -126,12 +126,14 @@ def _validate_generic(document: Mapping[str, Any], report: Report) -> None:
         # Not an Event field, so only a whole document can hold it.
         report(ValidationError(_INDEX_KEY, "index"))
     summary = document.get("summary")
-    if summary is None or summary == "":
+    if summary is None:
         report(ValidationError(_NO_SUMMARY, "summary"))
     elif not isinstance(summary, str):
         report(
             ValidationError(f"summary must be a string, not {type(summary).__name__}", "summary")
         )
+    elif not str.__len__(summary):  # not ==: a str subclass may override it
+        report(ValidationError(_NO_SUMMARY, "summary"))
     severity = document.get("severity")
     if severity is not None:
         try:

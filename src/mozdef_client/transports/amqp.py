@@ -1,16 +1,20 @@
 """RabbitMQ (AMQP 0-9-1) transport, MozDef's ``eventtask`` intake (needs the ``amqp`` extra).
 
-Built on pika's ``BlockingConnection``: pika is small, pure Python and well
-kept, and a blocking channel in confirm mode returns from ``basic_publish``
-only once the broker confirmed the message, raising when it was returned as
-unroutable (``mandatory``) or nacked. That is this library's transport
-contract as it stands, with no threads or callbacks of our own. (kombu is
-larger and built around consumers.)
+Built on pika's ``BlockingConnection`` (small, pure Python, well kept; kombu
+is larger and built around consumers). A batch is published whole with the
+channel in confirm mode and the ``mandatory`` flag, then its confirms are
+awaited together (see :mod:`._amqp_confirms`): one broker round trip and disk
+flush per batch, not per event. A return or nack fails only the event it
+concerns; a lost connection fails the events not yet confirmed.
 
 Each event is one persistent ``application/json`` message on the durable
 direct exchange ``eventtask`` with routing key ``eventtask``, as MozDef's
 workers consume them. A confirm is the acknowledgement; a message whose
 confirm was lost with the connection may arrive twice after a retry.
+
+Several brokers may serve one destination (``amqp://u@h1,h2:5673,h3/vhost``
+or ``AMQPOptions(failover=...)``): when a connection cannot be opened or is
+lost, the next broker in the list is tried.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from urllib.parse import quote
 
 from .._checks import is_number, is_port, is_whole
 from ..errors import ConfigurationError, DeliveryError, PermanentError, RetryableError
+from ._amqp_confirms import ConfirmedPublisher, Outcome
 from ._failures import CATCH_ALL, Rule, batch_error, translate
 from ._tls import TLSOptions, ssl_context, tls_options_of
 from .base import EncodedEvent
@@ -60,6 +65,11 @@ class AMQPOptions:
         connect_timeout: seconds for the TCP, TLS and AMQP handshakes.
         blocked_timeout: seconds to wait while the broker blocks publishers
             (memory or disk alarm) before giving up with a retryable error.
+        confirm_timeout: seconds to wait for a published batch's confirms
+            before counting the unconfirmed events as failed (retryable).
+        failover: further brokers of the same cluster, ``"host"`` or
+            ``"host:port"`` (``"[v6addr]:port"``), tried in turn when one
+            cannot be reached or its connection is lost.
     """
 
     host: str = "localhost"
@@ -79,6 +89,8 @@ class AMQPOptions:
     heartbeat: int = 60
     connect_timeout: float = 10.0
     blocked_timeout: float = 30.0
+    confirm_timeout: float = 30.0
+    failover: tuple[str, ...] = ()
     # Built and checked from the TLS fields above; one value the transports share.
     _tls: TLSOptions = field(init=False, repr=False, compare=False)
 
@@ -99,7 +111,12 @@ class AMQPOptions:
             raise ConfigurationError("AMQP heartbeat must be a whole number of seconds")
         if self.heartbeat < 0:
             raise ConfigurationError("AMQP heartbeat must not be negative")
-        for label in ("connect_timeout", "blocked_timeout"):
+        if isinstance(self.failover, str) or not isinstance(self.failover, (tuple, list)):
+            raise ConfigurationError("AMQP failover must be a list of 'host' or 'host:port'")
+        object.__setattr__(self, "failover", tuple(self.failover))
+        for entry in self.failover:
+            _split_host_port(entry)
+        for label in ("connect_timeout", "blocked_timeout", "confirm_timeout"):
             value = getattr(self, label)
             if not is_number(value, above=0):
                 raise ConfigurationError(f"AMQP {label} must be a positive number of seconds")
@@ -119,32 +136,63 @@ class AMQPOptions:
         """The port, or the AMQP default for plain or TLS connections."""
         return self.port if self.port is not None else (5671 if self.tls else 5672)
 
+    @property
+    def brokers(self) -> tuple[tuple[str, int], ...]:
+        """Every broker of the destination as (host, port): ``host`` first, then ``failover``."""
+        default = 5671 if self.tls else 5672
+        more = [_split_host_port(entry) for entry in self.failover]
+        return (
+            (self.host, self.effective_port),
+            *((host, port if port is not None else default) for host, port in more),
+        )
+
+
+def _split_host_port(entry: object) -> tuple[str, int | None]:
+    """``"host"``, ``"host:port"`` or ``"[v6]:port"`` as (host, port or None)."""
+    if not isinstance(entry, str) or not entry or entry.startswith(":"):
+        raise ConfigurationError("each AMQP failover broker is 'host' or 'host:port'")
+    host, port_text = entry, ""
+    if entry.startswith("["):
+        host, bracket, rest = entry[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ConfigurationError("an IPv6 AMQP failover broker is written '[addr]:port'")
+        port_text = rest[1:]
+    elif entry.count(":") == 1:
+        host, _, port_text = entry.partition(":")
+    if not port_text:
+        return host, None
+    if not port_text.isdigit() or not is_port(int(port_text)):
+        raise ConfigurationError("AMQP failover port must be a whole number from 1 to 65535")
+    return host, int(port_text)
+
 
 class AMQPTransport:
     """Publishes events to a RabbitMQ exchange with publisher confirms.
 
-    One connection, opened on first use and again after it drops; a send on a
-    connection that died mid-publish raises :class:`RetryableError`.
+    One connection at a time, opened on first use and again after it drops,
+    to the first broker (of ``host`` and ``failover``) that answers, starting
+    after the one that last failed. A send on a connection that died raises
+    :class:`RetryableError` for the events not yet confirmed.
     """
 
     def __init__(self, options: AMQPOptions | None = None) -> None:
         self._options = options = options or AMQPOptions()
         self._pika = _import_pika()
         scheme = "amqps" if options.tls else "amqp"
-        host = f"[{options.host}]" if ":" in options.host else options.host
+        hosts = ",".join(
+            f"{f'[{host}]' if ':' in host else host}:{port}" for host, port in options.brokers
+        )
         self.name = (
-            f"{scheme}://{host}:{options.effective_port}/{quote(options.virtual_host, safe='')}"
+            f"{scheme}://{hosts}/{quote(options.virtual_host, safe='')}"
             f"?exchange={quote(options.exchange)}&routing_key={quote(options.routing_key)}"
         )
-        self._parameters = self._connection_parameters()
-        self._properties = self._pika.BasicProperties(
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=self._pika.DeliveryMode.Persistent,
-        )
+        self._parameters = [
+            self._connection_parameters(host, port) for host, port in options.brokers
+        ]
+        self._next_broker = 0  # where the next connection attempt starts
         self._lock = threading.Lock()
         self._connection: pika.BlockingConnection | None = None
-        self._channel: BlockingChannel | None = None
+        self._publisher: ConfirmedPublisher | None = None
         self._pid = os.getpid()
 
     @property
@@ -158,73 +206,84 @@ class AMQPTransport:
     def send(self, batch: Sequence[EncodedEvent]) -> None:
         if not batch:
             return
-        exceptions = self._pika.exceptions
-        options = self._options
         with self._lock:
-            channel = self._connected()
-            failures: dict[int, DeliveryError] = {}
-            for index, event in enumerate(batch):
-                try:
-                    channel.basic_publish(
-                        options.exchange,
-                        options.routing_key,
-                        event.payload,
-                        self._properties,
-                        mandatory=True,
-                    )
-                except exceptions.UnroutableError as exc:
-                    # The channel stays usable: the rest of the batch still gets a try.
-                    failures[index] = _chained(
-                        PermanentError(
-                            f"{self.name}: no queue is bound to exchange {options.exchange!r} "
-                            f"with routing key {options.routing_key!r}; the event was returned",
-                            destination=self.name,
-                        ),
-                        exc,
-                    )
-                except exceptions.NackError as exc:
-                    # The broker could not take it (e.g. a full queue that rejects publishes).
-                    failures[index] = _chained(
-                        RetryableError(
-                            f"{self.name} refused the event (nack)", destination=self.name
-                        ),
-                        exc,
-                    )
-                except Exception as exc:  # every foreign failure, by the table
-                    error = self._translate(exc)
-                    self._drop()
-                    # Nothing after this one was sent.
-                    failures.update(dict.fromkeys(range(index, len(batch)), error))
-                    break
+            publisher = self._connected()
+            try:
+                outcomes = publisher.publish([event.payload for event in batch])
+            except Exception as exc:  # every foreign failure, by the table
+                # Events confirmed before the failure are delivered; the rest are not.
+                error = self._translate(exc)
+                outcomes = publisher.outcomes_so_far(len(batch))
+                self._drop(failed=True)
+                failures = {i: error for i, outcome in enumerate(outcomes) if outcome is not _ACK}
+                if failures:
+                    raise batch_error(failures, len(batch), self.name)  # noqa: B904 - chained
+            failures = {
+                index: self._failure(outcome)
+                for index, outcome in enumerate(outcomes)
+                if outcome is not _ACK
+            }
             if failures:
                 raise batch_error(failures, len(batch), self.name)
 
     def close(self) -> None:
         with self._lock:
-            self._drop()
+            self._drop(failed=False)
 
-    def _connected(self) -> BlockingChannel:
+    def _failure(self, outcome: Outcome) -> DeliveryError:
+        options = self._options
+        if outcome is Outcome.RETURNED:
+            return PermanentError(
+                f"{self.name}: no queue is bound to exchange {options.exchange!r} "
+                f"with routing key {options.routing_key!r}; the event was returned",
+                destination=self.name,
+            )
+        if outcome is Outcome.NACKED:
+            # The broker could not take it (e.g. a full queue that rejects publishes).
+            return RetryableError(f"{self.name} refused the event (nack)", destination=self.name)
+        return RetryableError(
+            f"{self.name} did not confirm the event within {options.confirm_timeout} s; "
+            "it may or may not have arrived",
+            destination=self.name,
+        )
+
+    def _connected(self) -> ConfirmedPublisher:
+        exceptions = self._pika.exceptions
         if self._pid != os.getpid():
             # A forked child must not speak on its parent's connection; leave it
             # to the parent rather than closing it.
-            self._connection = self._channel = None
+            self._connection = self._publisher = None
             self._pid = os.getpid()
-        if self._connection is not None and self._channel is not None:
+        if self._connection is not None and self._publisher is not None:
             try:
                 # Read what arrived while idle: a close from the broker, a
                 # dropped socket, heartbeats. A connection found dead here is
                 # replaced before anything is published on it.
                 self._connection.process_data_events(time_limit=0)
-                if self._channel.is_open:
-                    return self._channel
+                if self._publisher.is_open:
+                    return self._publisher
             except Exception:  # any failure here means: open a new connection
                 pass
-            self._drop()
-        connection: pika.BlockingConnection | None = None
+            self._drop(failed=True)
+        errors: list[BaseException] = []
+        count = len(self._parameters)
+        for attempt in range(count):
+            index = (self._next_broker + attempt) % count
+            try:
+                publisher = self._open(self._parameters[index])
+            except Exception as exc:  # pika's connector errors are not AMQPErrors
+                if _is_permanent(exc, exceptions):
+                    raise self._translate(exc) from exc
+                errors.append(exc)
+                continue
+            self._next_broker = index
+            return publisher
+        raise self._translate(errors[0]) from errors[0]
+
+    def _open(self, parameters: pika.ConnectionParameters) -> ConfirmedPublisher:
+        connection = self._pika.BlockingConnection(parameters)
         try:
-            connection = self._pika.BlockingConnection(self._parameters)
             channel: BlockingChannel = connection.channel()
-            channel.confirm_delivery()
             if self._options.exchange:  # the default exchange "" cannot be declared
                 channel.exchange_declare(
                     self._options.exchange,
@@ -232,15 +291,25 @@ class AMQPTransport:
                     durable=True,
                     passive=self._options.declare == "passive",
                 )
-        except Exception as exc:  # pika's connector errors are not AMQPErrors
-            if connection is not None:
-                _close_quietly(connection)
-            raise self._translate(exc) from exc
-        self._connection, self._channel = connection, channel
-        return channel
+            publisher = ConfirmedPublisher(
+                self._pika,
+                connection,
+                channel,
+                exchange=self._options.exchange,
+                routing_key=self._options.routing_key,
+                confirm_timeout=self._options.confirm_timeout,
+            )
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        self._connection, self._publisher = connection, publisher
+        return publisher
 
-    def _drop(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
+    def _drop(self, *, failed: bool) -> None:
+        connection, self._connection, self._publisher = self._connection, None, None
+        if failed and len(self._parameters) > 1:
+            # Fail over: the next connection starts with the next broker.
+            self._next_broker = (self._next_broker + 1) % len(self._parameters)
         if connection is not None:
             _close_quietly(connection)
 
@@ -281,17 +350,17 @@ class AMQPTransport:
             error = translate(amqp_failures(self._pika), exc, self.name, detail=_describe(exc))
         return _chained(error, exc)
 
-    def _connection_parameters(self) -> pika.ConnectionParameters:
+    def _connection_parameters(self, host: str, port: int) -> pika.ConnectionParameters:
         options = self._options
         ssl_options = None
         if options.tls:
             ssl_options = self._pika.SSLOptions(
                 ssl_context(options.tls_options, "AMQP"),
-                server_hostname=options.server_name or options.host,
+                server_hostname=options.server_name or host,
             )
         parameters: pika.ConnectionParameters = self._pika.ConnectionParameters(
-            host=options.host,
-            port=options.effective_port,
+            host=host,
+            port=port,
             virtual_host=options.virtual_host,
             credentials=self._pika.PlainCredentials(
                 options.username, options.password, erase_on_connect=False
@@ -340,6 +409,21 @@ def amqp_failures(pika: Any) -> tuple[Rule, ...]:
         Rule((exceptions.AMQPError,), RetryableError, "could not talk to"),
         Rule((OSError,), RetryableError, "could not talk to"),
         CATCH_ALL,
+    )
+
+
+_ACK = Outcome.ACKED
+
+
+def _is_permanent(exc: BaseException, exceptions: Any) -> bool:
+    """A failure another broker of the same cluster would answer alike (login, vhost, exchange)."""
+    if isinstance(exc, exceptions.ChannelClosedByBroker | exceptions.ConnectionClosedByBroker):
+        return exc.reply_code in _PERMANENT_CODES
+    return isinstance(
+        exc,
+        exceptions.AuthenticationError
+        | exceptions.ProbableAuthenticationError
+        | exceptions.ProbableAccessDeniedError,
     )
 
 
