@@ -32,8 +32,8 @@ from mozdef_client import (
     SyslogTransport,
 )
 from mozdef_client.errors import DeliveryError, ForeignCause, RetryableError
+from mozdef_client.transports import _http_pool as http_pool
 from mozdef_client.transports import file as file_module
-from mozdef_client.transports import http as http_module
 from mozdef_client.transports._failures import (
     CATCH_ALL,
     Rule,
@@ -221,7 +221,7 @@ def test_the_http_transport_translates_each_listed_exception(
     class FailingPool:
         request = staticmethod(_raiser(foreign))
 
-    monkeypatch.setattr(http_module._POOLS, "get", lambda options: FailingPool())
+    monkeypatch.setattr(http_pool.POOLS, "get", lambda tls: FailingPool())
     transport = HTTPTransport("http://127.0.0.1:9/events?token=secret-value")
     with pytest.raises(MozDefError) as caught:
         transport.send([EncodedEvent(b'{"summary":"x"}')])
