@@ -10,7 +10,7 @@
 - ``syslog:`` (``/dev/log``), ``syslog:///run/custom.sock?facility=local0&ident=app``
 - ``syslog+udp://host:514``, ``syslog+tcp://host:514``, ``syslog+tls://host:6514``,
   with ``format=rfc5424|rfc3164``, ``facility``, ``app_name``, ``hostname``,
-  ``max_message_bytes``, ``timeout``
+  ``max_message_bytes``, ``timeout``, ``total_timeout``
 - ``file:///var/log/events.jsonl``, or ``-`` for standard output
 
 TLS destinations (``amqps``, ``syslog+tls``) take ``verify``, ``ca_bundle``,
@@ -53,7 +53,9 @@ ENVIRONMENT_VARIABLE = "MOZDEF_URL"
 AMQP_PASSWORD_VARIABLE = "MOZDEF_AMQP_PASSWORD"
 
 _TLS_PARAMETERS = {"verify", "ca_bundle", "client_cert", "client_key", "server_name"}
-_SYSLOG_PARAMETERS = {"format", "facility", "app_name", "hostname", "max_message_bytes", "timeout"}
+_SYSLOG_PARAMETERS = {
+    "format", "facility", "app_name", "hostname", "max_message_bytes", "timeout", "total_timeout",
+}  # fmt: skip
 _AMQP_PARAMETERS = {
     "exchange", "routing_key", "declare", "heartbeat", "connect_timeout", "blocked_timeout",
 }  # fmt: skip
@@ -281,8 +283,9 @@ def _remote_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Default
             extra[key] = query[key]
     if "max_message_bytes" in query:
         extra["max_message_bytes"] = _int(query, "max_message_bytes")
-    if "timeout" in query:
-        extra["timeout"] = _seconds(query, "timeout")
+    for key in ("timeout", "total_timeout"):
+        if key in query:
+            extra[key] = _seconds(query, key)
     if tls:
         extra.update(_tls(query, defaults.tls))
     return RemoteSyslogTransport(
