@@ -9,22 +9,29 @@ front of RabbitMQ) and is bounded in time.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import tempfile
 import threading
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from hostile import read_request, run_bounded, serving
+from hostile import run_bounded, serving
 from mozdef_client import (
+    Client,
     EncodedEvent,
     Event,
     PartialDeliveryError,
     RemoteSyslogOptions,
     RemoteSyslogTransport,
     RetryableError,
+    SyslogOptions,
+    SyslogTransport,
     prepare,
 )
+from mozdef_client.legacy import MozDefEvent, delivery_stats
 
 MiB = 1024 * 1024
 
@@ -85,3 +92,62 @@ def test_a_syslog_server_that_never_reads_ends_the_send_at_the_total_deadline() 
     assert took < 3
     assert isinstance(again, (RetryableError, PartialDeliveryError)), again
     assert took_again < 3
+
+
+# -- local syslog -------------------------------------------------------------------
+
+
+@pytest.fixture
+def stalled_syslog() -> Iterator[str]:
+    """A unix datagram socket nobody reads, its queue already full."""
+    # Short: unix socket paths are limited to about 100 bytes.
+    with tempfile.TemporaryDirectory(prefix="sl") as directory:
+        path = os.path.join(directory, "stalled.sock")
+        daemon = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        daemon.bind(path)
+        filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        filler.connect(path)
+        filler.setblocking(False)
+        try:
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    filler.send(b"<14>filler")
+            yield path
+        finally:
+            filler.close()
+            daemon.close()
+
+
+def test_a_syslog_daemon_that_stopped_reading_fails_the_send_at_its_timeout(
+    stalled_syslog: str,
+) -> None:
+    transport = SyslogTransport(SyslogOptions(socket_path=stalled_syslog, timeout=0.5))
+    took, outcome = run_bounded(lambda: transport.send([encoded("a"), encoded("b")]), limit=10)
+    transport.close()
+    assert isinstance(outcome, RetryableError), outcome
+    assert f"syslog:{stalled_syslog} did not take the events within 0.5 s" in str(outcome)
+    assert 0.4 < took < 3
+
+
+def test_a_syslog_url_sets_the_timeout(stalled_syslog: str) -> None:
+    with Client(f"syslog://{stalled_syslog}?timeout=0.3") as client:
+        took, outcome = run_bounded(lambda: client.send(Event(summary="s")), limit=10)
+    assert isinstance(outcome, RetryableError), outcome
+    assert "within 0.3 s (timeout)" in str(outcome)
+    assert took < 3
+
+
+def test_the_legacy_api_drops_and_counts_an_event_a_stalled_syslog_does_not_take(
+    stalled_syslog: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """1.1's face never raises for syslog: warned once, counted as dropped, bounded."""
+    msg = MozDefEvent("http://127.0.0.1:1/events")
+    msg.summary = "to a stalled syslog"
+    msg.set_syslog_socket(stalled_syslog)
+    msg.set_send_to_syslog(True, only_syslog=True)
+    took, outcome = run_bounded(msg.send, limit=15)
+    assert outcome is None
+    assert took < 5  # the default timeout, 2 s
+    [warning] = [r.getMessage() for r in caplog.records if stalled_syslog in r.getMessage()]
+    assert "not reaching syslog" in warning
+    assert delivery_stats()[f"sync: syslog:{stalled_syslog}"].dropped == {"unavailable": 1}

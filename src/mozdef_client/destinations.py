@@ -8,6 +8,7 @@
   (tried in turn: see ``AMQPOptions.failover``); the vhost is one path segment
   (``%2F`` for ``/``); a user without a password takes it from ``MOZDEF_AMQP_PASSWORD``
 - ``syslog:`` (``/dev/log``), ``syslog:///run/custom.sock?facility=local0&ident=app``
+  (also ``max_message_bytes``, ``timeout``)
 - ``syslog+udp://host:514``, ``syslog+tcp://host:514``, ``syslog+tls://host:6514``,
   with ``format=rfc5424|rfc3164``, ``facility``, ``app_name``, ``hostname``,
   ``max_message_bytes``, ``timeout``, ``total_timeout``
@@ -251,7 +252,7 @@ def _amqp(
 
 
 def _local_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
-    query = _query(parts.query, {"facility", "ident", "max_message_bytes"}, scheme)
+    query = _query(parts.query, {"facility", "ident", "max_message_bytes", "timeout"}, scheme)
     if parts.netloc:
         raise ConfigurationError(
             "syslog: names the local syslog socket (syslog: or syslog:///path); for a "
@@ -263,6 +264,7 @@ def _local_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Defaults
             facility=query.get("facility", "user"),  # type: ignore[arg-type]
             ident=query.get("ident"),
             max_message_bytes=_int(query, "max_message_bytes", 8192),
+            **({"timeout": _seconds(query, "timeout")} if "timeout" in query else {}),
         )
     )
 
