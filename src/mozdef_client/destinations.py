@@ -264,7 +264,7 @@ def _local_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Defaults
             facility=query.get("facility", "user"),  # type: ignore[arg-type]
             ident=query.get("ident"),
             max_message_bytes=_int(query, "max_message_bytes", 8192),
-            **({"timeout": _seconds(query, "timeout")} if "timeout" in query else {}),
+            timeout=_seconds(query, "timeout") if "timeout" in query else SyslogOptions.timeout,
         )
     )
 
