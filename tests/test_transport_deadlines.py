@@ -10,23 +10,28 @@ front of RabbitMQ) and is bounded in time.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import tempfile
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from hostile import run_bounded, serving
+from hostile import endless, read_request, run_bounded, serving, trickle
 from mozdef_client import (
     Client,
+    ConfigurationError,
     EncodedEvent,
     Event,
     PartialDeliveryError,
     RemoteSyslogOptions,
     RemoteSyslogTransport,
     RetryableError,
+    SQSOptions,
+    SQSTransport,
     SyslogOptions,
     SyslogTransport,
     prepare,
@@ -151,3 +156,76 @@ def test_the_legacy_api_drops_and_counts_an_event_a_stalled_syslog_does_not_take
     [warning] = [r.getMessage() for r in caplog.records if stalled_syslog in r.getMessage()]
     assert "not reaching syslog" in warning
     assert delivery_stats()[f"sync: syslog:{stalled_syslog}"].dropped == {"unavailable": 1}
+
+
+# -- SQS ----------------------------------------------------------------------------
+
+_JSON_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: %d\r\n\r\n"
+)
+
+
+def _sqs_trickling(answer_lookup: bool) -> Any:
+    """An "SQS endpoint" that (optionally) finds the queue, then trickles every answer."""
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        while True:
+            head = read_request(conn)
+            if not head:
+                return
+            if answer_lookup and b"AmazonSQS.GetQueueUrl" in head:
+                body = json.dumps({"QueueUrl": "http://127.0.0.1/000000000000/q"}).encode()
+                conn.sendall(_JSON_HEAD % len(body) + body)
+                continue
+            trickle(conn, stop, endless(b"HTTP/1.1 200 ", b"O"), pause=0.05)
+            return
+
+    return behaviour
+
+
+@pytest.mark.parametrize("lookup", [False, True], ids=["GetQueueUrl", "SendMessage"])
+def test_an_sqs_endpoint_trickling_its_answer_ends_at_the_total_deadline(
+    aws_env: None, lookup: bool
+) -> None:
+    """botocore's read_timeout (10 s) bounds each read; a byte every 50 ms never trips it."""
+    pytest.importorskip("boto3")
+    with serving(_sqs_trickling(lookup)) as server:
+        options = SQSOptions(
+            queue_name="q", region="us-east-1", endpoint_url=server.url("/"), total_timeout=1.0
+        )
+        transport = SQSTransport(options)
+        took, outcome = run_bounded(lambda: transport.send([encoded("one")]), limit=20)
+        # A batch: every SendMessageBatch call is under the same deadline.
+        batch = [encoded(f"e{n}") for n in range(25)]
+        took_batch, batch_outcome = run_bounded(lambda: transport.send(batch), limit=20)
+    for result, seconds in ((outcome, took), (batch_outcome, took_batch)):
+        assert isinstance(result, RetryableError), repr(result)
+        assert str(result) == (
+            "sqs://q did not answer completely within the total deadline of 1 s (total_timeout)"
+        )
+        assert seconds < 3
+
+
+def test_an_sqs_url_sets_the_total_deadline(aws_env: None) -> None:
+    pytest.importorskip("boto3")
+    with serving(_sqs_trickling(True)) as server:
+        url = f"sqs://q?region=us-east-1&endpoint_url={server.url('/')}&total_timeout=0.5"
+        with Client(url) as client:
+            took, outcome = run_bounded(lambda: client.send(Event(summary="s")), limit=20)
+    assert isinstance(outcome, RetryableError), repr(outcome)
+    assert "total deadline of 0.5 s" in str(outcome)
+    assert took < 3
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: SQSOptions(queue_name="q", total_timeout=0),
+        lambda: RemoteSyslogOptions(host="h", total_timeout=0),
+        lambda: SyslogOptions(timeout=-1),
+    ],
+    ids=["sqs", "remote-syslog", "local-syslog"],
+)
+def test_a_deadline_that_is_not_a_positive_number_is_refused(build: Any) -> None:
+    with pytest.raises(ConfigurationError, match="timeout must be a positive number"):
+        build()

@@ -3,6 +3,7 @@
 - ``https://host/events`` (one event a request), ``https://host/_bulk`` (JSON arrays);
   vulnerability documents go to ``/custom/vulnerability`` beside either
 - ``sqs://queue-name?region=us-west-2&account=012345678901&endpoint_url=...``
+  (and ``total_timeout``)
 - ``amqp://user:password@host:5672/vhost?exchange=eventtask&routing_key=eventtask``,
   ``amqps://...`` (TLS); several brokers of one cluster as ``host1,host2:5673,host3``
   (tried in turn: see ``AMQPOptions.failover``); the vhost is one path segment
@@ -186,7 +187,7 @@ def _http(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Tra
 
 
 def _sqs(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
-    query = _query(parts.query, {"region", "account", "endpoint_url"}, scheme)
+    query = _query(parts.query, {"region", "account", "endpoint_url", "total_timeout"}, scheme)
     _reject_userinfo(parts, scheme)
     if not parts.hostname:
         raise ConfigurationError("sqs:// URL has no queue name (sqs://QUEUE?region=...)")
@@ -196,6 +197,11 @@ def _sqs(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Tran
             region=query.get("region"),
             account_id=query.get("account"),
             endpoint_url=query.get("endpoint_url"),
+            total_timeout=(
+                _seconds(query, "total_timeout")
+                if "total_timeout" in query
+                else SQSOptions.total_timeout
+            ),
         )
     )
 
