@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from amqp_helpers import BROKER, Broker, broker_reachable, require, unique_key
 from hostile import endless, read_request, run_bounded, serving, trickle
 from mozdef_client import (
     Client,
@@ -229,3 +230,107 @@ def test_an_sqs_url_sets_the_total_deadline(aws_env: None) -> None:
 def test_a_deadline_that_is_not_a_positive_number_is_refused(build: Any) -> None:
     with pytest.raises(ConfigurationError, match="timeout must be a positive number"):
         build()
+
+
+# -- AMQP ---------------------------------------------------------------------------
+
+
+class MutingProxy:
+    """A TCP proxy to RabbitMQ that can stop passing on what the broker says.
+
+    Muted after the handshake, the broker takes the publishes but the client
+    never hears a confirm: a broker that never confirms.
+    """
+
+    def __init__(self) -> None:
+        self.muted = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(BROKER)
+            self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, from_broker: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if not (from_broker and self.muted.is_set()):
+                    target.sendall(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+@pytest.fixture
+def muting_proxy() -> Iterator[MutingProxy]:
+    pytest.importorskip("pika")
+    require(broker_reachable(), f"RabbitMQ is not reachable at {BROKER[0]}:{BROKER[1]}")
+    proxy = MutingProxy()
+    yield proxy
+    proxy.close()
+
+
+# 12,000: past the publisher's window of unconfirmed messages (5,000), so it
+# waits for confirms to refill the window, then for the rest.
+@pytest.mark.parametrize("size", [1, 12_000], ids=["one-event", "batch-past-the-window"])
+def test_a_broker_that_never_confirms_ends_the_send_within_confirm_timeout(
+    muting_proxy: MutingProxy, size: int
+) -> None:
+    from mozdef_client.transports.amqp import AMQPOptions, AMQPTransport
+
+    key = unique_key()
+    broker = Broker()
+    try:
+        broker.queue(key)
+        transport = AMQPTransport(AMQPOptions(host="127.0.0.1", port=muting_proxy.port,
+                                              routing_key=key, confirm_timeout=0.5))  # fmt: skip
+        transport.send([encoded("connects and confirms")])
+        muting_proxy.muted.set()
+        batch = [encoded(f"unconfirmed {n}") for n in range(size)]
+        took, outcome = run_bounded(lambda: transport.send(batch), limit=20)
+        close_took, _ = run_bounded(transport.close, limit=20)
+    finally:
+        broker.close()
+    assert isinstance(outcome, (RetryableError, PartialDeliveryError)), repr(outcome)
+    assert "did not confirm the event within 0.5 s" in str(outcome)
+    # Waiting for confirms: once, or once for the window and once for the rest.
+    assert took < 3
+    assert close_took < 3
+
+
+def _trickling_handshake(conn: socket.socket, stop: threading.Event) -> None:
+    # A frame header announcing 1 MiB of Connection.Start, then its bytes one by one.
+    trickle(conn, stop, endless(b"\x01\x00\x00\x00\x10\x00\x00", b"\x00"), pause=0.05)
+
+
+def _silent(conn: socket.socket, stop: threading.Event) -> None:
+    stop.wait(30)
+
+
+@pytest.mark.parametrize("behaviour", [_silent, _trickling_handshake], ids=["silent", "trickling"])
+def test_a_broker_that_never_completes_the_handshake_ends_within_connect_timeout(
+    behaviour: Any,
+) -> None:
+    """pika's socket timeout bounds each read; its stack timeout (2 x connect_timeout) all."""
+    pytest.importorskip("pika")
+    with serving(behaviour) as server:
+        client = Client(f"amqp://127.0.0.1:{server.port}/%2F?connect_timeout=0.5")
+        took, outcome = run_bounded(lambda: client.send(Event(summary="s")), limit=20)
+    assert isinstance(outcome, RetryableError), repr(outcome)
+    assert f"amqp://127.0.0.1:{server.port}" in str(outcome)
+    assert took < 3

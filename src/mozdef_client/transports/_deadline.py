@@ -97,13 +97,14 @@ _current = threading.local()
 def deadline(seconds: float) -> Iterator[Deadline]:
     """Bound what this thread does on the connection :func:`watch` names to ``seconds``."""
     item = Deadline(time.monotonic() + seconds)
+    outer: Deadline | None = getattr(_current, "deadline", None)
     _current.deadline = item
     _WATCHDOG.arm(item)
     try:
         yield item
     finally:
         _WATCHDOG.disarm(item)
-        _current.deadline = None
+        _current.deadline = outer  # e.g. a connection closed while a send's deadline runs
 
 
 def watch(connection: Any) -> None:
