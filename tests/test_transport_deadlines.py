@@ -100,6 +100,22 @@ def test_a_syslog_server_that_never_reads_ends_the_send_at_the_total_deadline() 
     assert took_again < 3
 
 
+def test_a_syslog_server_stalling_the_tls_handshake_ends_at_the_total_deadline() -> None:
+    with serving(_never_reading) as server:
+        sender = RemoteSyslogTransport(
+            RemoteSyslogOptions(host="127.0.0.1", port=server.port, protocol="tls",
+                                verify=False, timeout=10, total_timeout=0.8)
+        )  # fmt: skip
+        took, outcome = run_bounded(lambda: sender.send([encoded("tls")]), limit=20)
+        sender.close()
+    assert isinstance(outcome, RetryableError), outcome
+    assert str(outcome) == (
+        f"syslog+tls://127.0.0.1:{server.port} did not take the batch within the total "
+        "deadline of 0.8 s (total_timeout)"
+    )
+    assert took < 3
+
+
 # -- local syslog -------------------------------------------------------------------
 
 

@@ -244,12 +244,7 @@ class RemoteSyslogTransport:
         # The watchdog shuts the socket down at the deadline: a write blocked on
         # a server that does not read (or a TLS handshake it stalls) ends at once.
         with deadline(total) as limit, self._lock:
-            with translating(
-                REMOTE_SYSLOG_FAILURES,
-                self.name,
-                detail=os_detail,
-                decide=lambda _: self._deadline_error(limit, 0, len(messages)),
-            ):
+            with translating(REMOTE_SYSLOG_FAILURES, self.name, detail=os_detail):
                 sock = self._connected(limit)
             for index, message in enumerate(messages):
                 try:
@@ -268,14 +263,16 @@ class RemoteSyslogTransport:
                     )
                     raise batch_error(failures, len(messages), self.name) from exc
 
-    def _deadline_error(self, limit: Deadline, sent: int, size: int) -> RetryableError | None:
+    def _deadline_error(
+        self, limit: Deadline, sent: int = 0, size: int | None = None
+    ) -> RetryableError | None:
         """The error of a batch cut short by its deadline, or None if it was not."""
         if not limit.fired:
             return None
+        handed_over = "" if size is None else f"; {sent} of {size} messages were handed over"
         return RetryableError(
             f"{self.name} did not take the batch within the total deadline of "
-            f"{self._options.effective_total_timeout:g} s (total_timeout); "
-            f"{sent} of {size} messages were handed over",
+            f"{self._options.effective_total_timeout:g} s (total_timeout){handed_over}",
             destination=self.name,
         )
 
@@ -294,7 +291,13 @@ class RemoteSyslogTransport:
                 watch(_Watched(self._socket))
                 return self._socket
             self._disconnect()
-        with translating(REMOTE_SYSLOG_CONNECT_FAILURES, self.name, detail=os_detail):
+        with translating(
+            REMOTE_SYSLOG_CONNECT_FAILURES,
+            self.name,
+            detail=os_detail,
+            # A TLS handshake cut short by the deadline says so.
+            decide=lambda _: self._deadline_error(limit),
+        ):
             self._socket = self._connect(limit)
         return self._socket
 
@@ -316,16 +319,27 @@ class RemoteSyslogTransport:
             return sock
         sock = socket.create_connection(address, timeout=timeout)
         sock.settimeout(options.timeout)
-        watch(_Watched(sock))  # the TLS handshake and the writes end at the deadline
         if self._context is None:
+            watch(_Watched(sock))  # the writes end at the deadline
             return sock
         try:
-            return self._context.wrap_socket(
-                sock, server_hostname=options.server_name or options.host
+            # Wrapping detaches the plain socket: the deadline must watch the
+            # TLS one, before its handshake.
+            tls = self._context.wrap_socket(
+                sock,
+                server_hostname=options.server_name or options.host,
+                do_handshake_on_connect=False,
             )
         except OSError:
             sock.close()
             raise
+        try:
+            watch(_Watched(tls))
+            tls.do_handshake()
+        except BaseException:
+            tls.close()
+            raise
+        return tls
 
     def _disconnect(self, graceful: bool = False) -> None:
         sock, self._socket = self._socket, None
