@@ -152,11 +152,12 @@ def test_amqps_tls_parameters_and_client_tls_defaults(tls_files: TLSFiles) -> No
 def test_remote_syslog_url_parameters_set_the_options() -> None:
     transport = built(
         "syslog+tcp://logs:1514?format=rfc3164&facility=local2&app_name=vpn&hostname=web1"
-        "&max_message_bytes=16384&timeout=3"
+        "&max_message_bytes=16384&timeout=3&total_timeout=7.5"
     )
     options = transport.options
     assert (options.protocol, options.port, options.format) == ("tcp", 1514, "rfc3164")
     assert (options.max_message_bytes, options.timeout) == (16384, 3.0)
+    assert options.effective_total_timeout == 7.5
     message = transport.format(prepare(Event(summary="x")))
     assert message.startswith(b"<%d>" % (18 * 8 + 6))
     assert b" web1 vpn[" in message

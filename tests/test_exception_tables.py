@@ -34,6 +34,7 @@ from mozdef_client import (
 from mozdef_client.errors import DeliveryError, ForeignCause, RetryableError
 from mozdef_client.transports import _http_pool as http_pool
 from mozdef_client.transports import file as file_module
+from mozdef_client.transports._deadline import Deadline
 from mozdef_client.transports._failures import (
     CATCH_ALL,
     Rule,
@@ -48,6 +49,9 @@ from mozdef_client.transports.remote_syslog import (
     REMOTE_SYSLOG_FAILURES,
 )
 from mozdef_client.transports.syslog import SYSLOG_FAILURES
+
+#: A deadline that never passes, for calling a transport's boundary directly.
+NO_DEADLINE = Deadline(float("inf"))
 
 
 def _tables() -> dict[str, tuple[Rule, ...]]:
@@ -239,7 +243,7 @@ def test_the_sqs_transport_translates_each_listed_exception() -> None:
     table = sqs_failures()
     for foreign in _listed(table):
         with pytest.raises(MozDefError) as caught:
-            transport._call(_raiser(foreign))
+            transport._call(NO_DEADLINE, _raiser(foreign))
         assert type(caught.value) is _expected(table, foreign), foreign
 
 
@@ -262,10 +266,10 @@ def test_the_sqs_transport_decides_an_aws_answer_by_its_code() -> None:
         return fail
 
     with pytest.raises(RetryableError) as retryable:
-        transport._call(answer("RequestThrottled", 400))
+        transport._call(NO_DEADLINE, answer("RequestThrottled", 400))
     assert retryable.value.status == 400
     with pytest.raises(PermanentError) as permanent:
-        transport._call(answer("AccessDenied", 403))
+        transport._call(NO_DEADLINE, answer("AccessDenied", 403))
     assert "AccessDenied" in str(permanent.value)
     assert isinstance(permanent.value.__cause__, ClientError)
 

@@ -293,6 +293,7 @@ def test_tcp_and_tls_frames_are_octet_counted_in_bytes() -> None:
         ({"max_message_bytes": 479}, "max_message_bytes"),
         ({"max_message_bytes": 65508}, "max_message_bytes"),
         ({"timeout": 0}, "timeout"),
+        ({"total_timeout": -1}, "total_timeout"),
         ({"ca_bundle": "/etc/hostname"}, "ca_bundle"),
         ({"protocol": "tls", "ca_bundle": "/nonexistent.pem"}, "ca_bundle"),
         ({"protocol": "tls", "client_key": "/etc/hostname"}, "client_key"),
@@ -312,6 +313,7 @@ def test_defaults_follow_the_rfcs() -> None:
     assert [o.effective_max_message_bytes for o in (udp, tcp, tls)] == [2048, 8192, 8192]
     assert RemoteSyslogOptions(host="h", max_message_bytes=65507).effective_max_message_bytes
     assert RemoteSyslogOptions(host="h", protocol="tcp", max_message_bytes=1 << 20)
+    assert udp.effective_total_timeout == 20.0  # twice timeout
 
 
 # ---------------------------------------------------------------- wire, own sockets

@@ -3,14 +3,16 @@
 - ``https://host/events`` (one event a request), ``https://host/_bulk`` (JSON arrays);
   vulnerability documents go to ``/custom/vulnerability`` beside either
 - ``sqs://queue-name?region=us-west-2&account=012345678901&endpoint_url=...``
+  (and ``total_timeout``)
 - ``amqp://user:password@host:5672/vhost?exchange=eventtask&routing_key=eventtask``,
   ``amqps://...`` (TLS); several brokers of one cluster as ``host1,host2:5673,host3``
   (tried in turn: see ``AMQPOptions.failover``); the vhost is one path segment
   (``%2F`` for ``/``); a user without a password takes it from ``MOZDEF_AMQP_PASSWORD``
 - ``syslog:`` (``/dev/log``), ``syslog:///run/custom.sock?facility=local0&ident=app``
+  (also ``max_message_bytes``, ``timeout``)
 - ``syslog+udp://host:514``, ``syslog+tcp://host:514``, ``syslog+tls://host:6514``,
   with ``format=rfc5424|rfc3164``, ``facility``, ``app_name``, ``hostname``,
-  ``max_message_bytes``, ``timeout``
+  ``max_message_bytes``, ``timeout``, ``total_timeout``
 - ``file:///var/log/events.jsonl``, or ``-`` for standard output
 
 TLS destinations (``amqps``, ``syslog+tls``) take ``verify``, ``ca_bundle``,
@@ -53,7 +55,9 @@ ENVIRONMENT_VARIABLE = "MOZDEF_URL"
 AMQP_PASSWORD_VARIABLE = "MOZDEF_AMQP_PASSWORD"
 
 _TLS_PARAMETERS = {"verify", "ca_bundle", "client_cert", "client_key", "server_name"}
-_SYSLOG_PARAMETERS = {"format", "facility", "app_name", "hostname", "max_message_bytes", "timeout"}
+_SYSLOG_PARAMETERS = {
+    "format", "facility", "app_name", "hostname", "max_message_bytes", "timeout", "total_timeout",
+}  # fmt: skip
 _AMQP_PARAMETERS = {
     "exchange", "routing_key", "declare", "heartbeat", "connect_timeout", "blocked_timeout",
 }  # fmt: skip
@@ -183,7 +187,7 @@ def _http(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Tra
 
 
 def _sqs(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
-    query = _query(parts.query, {"region", "account", "endpoint_url"}, scheme)
+    query = _query(parts.query, {"region", "account", "endpoint_url", "total_timeout"}, scheme)
     _reject_userinfo(parts, scheme)
     if not parts.hostname:
         raise ConfigurationError("sqs:// URL has no queue name (sqs://QUEUE?region=...)")
@@ -193,6 +197,11 @@ def _sqs(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Tran
             region=query.get("region"),
             account_id=query.get("account"),
             endpoint_url=query.get("endpoint_url"),
+            total_timeout=(
+                _seconds(query, "total_timeout")
+                if "total_timeout" in query
+                else SQSOptions.total_timeout
+            ),
         )
     )
 
@@ -249,7 +258,7 @@ def _amqp(
 
 
 def _local_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Defaults) -> Transport:
-    query = _query(parts.query, {"facility", "ident", "max_message_bytes"}, scheme)
+    query = _query(parts.query, {"facility", "ident", "max_message_bytes", "timeout"}, scheme)
     if parts.netloc:
         raise ConfigurationError(
             "syslog: names the local syslog socket (syslog: or syslog:///path); for a "
@@ -261,6 +270,7 @@ def _local_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Defaults
             facility=query.get("facility", "user"),  # type: ignore[arg-type]
             ident=query.get("ident"),
             max_message_bytes=_int(query, "max_message_bytes", 8192),
+            timeout=_seconds(query, "timeout") if "timeout" in query else SyslogOptions.timeout,
         )
     )
 
@@ -281,8 +291,9 @@ def _remote_syslog(url: str, scheme: str, parts: SplitResult, defaults: _Default
             extra[key] = query[key]
     if "max_message_bytes" in query:
         extra["max_message_bytes"] = _int(query, "max_message_bytes")
-    if "timeout" in query:
-        extra["timeout"] = _seconds(query, "timeout")
+    for key in ("timeout", "total_timeout"):
+        if key in query:
+            extra[key] = _seconds(query, key)
     if tls:
         extra.update(_tls(query, defaults.tls))
     return RemoteSyslogTransport(

@@ -21,8 +21,17 @@ decided by the class, never by parsing a message::
     ForeignCause (Exception only)             a secret-free stand-in for a foreign
                                               exception, chained as the cause
 
+Two more belong to a face and never reach a caller of the library, so they
+are not exported (not in ``__all__``)::
+
+    UsageError (Exception only)               bad ``mozdef-client`` flags or input:
+                                              the CLI exits 2, nothing sent
+    BulkBodyError (also ValueError)           a ``/_bulk`` body MozDef would mangle:
+                                              the development receiver answers 400
+
 Every class lives here; ``transports.base`` and ``log_mapping`` re-export the
-ones they used to define, so old imports keep working.
+ones they used to define, so old imports keep working (as ``cli.send`` and
+``receiver.intake`` do for the two above).
 
 Messages never contain credentials or header values: a delivery error's
 message passes through :func:`mozdef_client._redact.redact` (userinfo and
@@ -168,4 +177,16 @@ class ForeignCause(Exception):
     connection pool; a traceback would print them. The error we raise is
     chained to this instead: the foreign exception's type and redacted text.
     It is no MozDefError: it is never raised, only seen as a ``__cause__``.
+    """
+
+
+class UsageError(Exception):
+    """Bad flags or input for one event: the CLI exits 2 and sends nothing."""
+
+
+class BulkBodyError(ValueError):
+    """A ``/_bulk`` body MozDef's loginput would turn into junk while answering 200.
+
+    The development receiver answers 400 with this message, so the mistake
+    shows in development instead of as lost events in production.
     """

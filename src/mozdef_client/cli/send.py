@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from ..errors import ConfigurationError, DeliveryError, ValidationError
+from ..errors import ConfigurationError, DeliveryError, UsageError, ValidationError
 from ..event import DocumentEvent, Event, Kind, VulnerabilityEvent
 from ..severity import Severity
 from .common import KINDS, Commands, Exit, delivery_hint, url_hint
@@ -34,10 +34,6 @@ __all__ = [
 
 TOKEN_VARIABLE = "MOZDEF_TOKEN"
 URL_VARIABLE = "MOZDEF_URL"
-
-
-class UsageError(Exception):
-    """Bad flags or input for one event: exit 2, nothing sent."""
 
 
 def add_arguments(commands: Commands) -> argparse.ArgumentParser:

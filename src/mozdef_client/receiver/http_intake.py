@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .intake import BulkBodyError, parse_body
+from ..errors import BulkBodyError
+from .intake import parse_body
 
 __all__ = ["POLL_SECONDS", "SECURITY_HEADERS", "IntakeServer", "Pages"]
 

@@ -13,6 +13,7 @@ import itertools
 import json
 from typing import Any, NamedTuple
 
+from ..errors import BulkBodyError
 from ..event import Kind
 from ..ndjson import NOT_JSON, load_lines, load_whole
 from ..severity import Severity
@@ -49,14 +50,6 @@ class ReceivedEvent(NamedTuple):
     @property
     def valid(self) -> bool:
         return not self.errors
-
-
-class BulkBodyError(ValueError):
-    """A ``/_bulk`` body MozDef's loginput would turn into junk while answering 200.
-
-    The receiver answers 400 with this message, so the mistake shows in
-    development instead of as lost events in production.
-    """
 
 
 def _bulk_shape_problem(whole: Any) -> str:

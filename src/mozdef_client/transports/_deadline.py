@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import _process
 
-__all__ = ["Deadline", "deadline", "watch"]
+__all__ = ["Deadline", "WatchedConnection", "deadline", "watch"]
 
 
 class Deadline:
@@ -97,13 +97,14 @@ _current = threading.local()
 def deadline(seconds: float) -> Iterator[Deadline]:
     """Bound what this thread does on the connection :func:`watch` names to ``seconds``."""
     item = Deadline(time.monotonic() + seconds)
+    outer: Deadline | None = getattr(_current, "deadline", None)
     _current.deadline = item
     _WATCHDOG.arm(item)
     try:
         yield item
     finally:
         _WATCHDOG.disarm(item)
-        _current.deadline = None
+        _current.deadline = outer  # e.g. a connection closed while a send's deadline runs
 
 
 def watch(connection: Any) -> None:
@@ -113,3 +114,18 @@ def watch(connection: Any) -> None:
         item.connection = connection
         if item.fired:
             item.fire()  # it passed while the socket was still being opened
+
+
+class WatchedConnection:
+    """Mixin for an http.client-style connection: it puts itself under the
+    calling thread's deadline when it connects and when it sends a request.
+    """
+
+    def connect(self) -> None:
+        watch(self)
+        super().connect()  # type: ignore[misc]
+        watch(self)  # the socket now exists: fire on it if the deadline already passed
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch(self)
+        super().request(*args, **kwargs)  # type: ignore[misc]

@@ -9,14 +9,13 @@ themselves under the calling request's total deadline (:mod:`._deadline`).
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .. import _process
-from ._deadline import watch
+from ._deadline import WatchedConnection
 from ._tls import TLSOptions
 
 __all__ = ["POOLS"]
@@ -52,24 +51,11 @@ class _PoolRegistry:
         self._pools = {}
 
 
-class _Watched:
-    """Makes a connection put itself under the calling request's deadline."""
-
-    def connect(self) -> None:
-        watch(self)
-        super().connect()  # type: ignore[misc]
-        watch(self)  # the socket now exists: fire on it if the deadline already passed
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        watch(self)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _WatchedHTTPConnection(_Watched, HTTPConnection):
+class _WatchedHTTPConnection(WatchedConnection, HTTPConnection):
     pass
 
 
-class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+class _WatchedHTTPSConnection(WatchedConnection, HTTPSConnection):
     pass
 
 

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from .._checks import is_number, is_port, is_whole
 from ..errors import ConfigurationError, DeliveryError, PermanentError, RetryableError
 from ._amqp_confirms import ConfirmedPublisher, Outcome
+from ._deadline import deadline, watch
 from ._failures import CATCH_ALL, Rule, batch_error, translate
 from ._tls import TLSOptions, ssl_context, tls_options_of
 from .base import EncodedEvent
@@ -459,9 +460,30 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+#: pika waits for the broker's Close-Ok without end; a broker that stopped
+#: answering (one that never confirms) would hold close() for good.
+_CLOSE_TIMEOUT = 2.0
+
+
 def _close_quietly(connection: pika.BlockingConnection) -> None:
     try:
         if connection.is_open:
-            connection.close()
+            # Past the deadline the watchdog shuts the socket down: pika sees
+            # the end of the stream and the close is over.
+            with deadline(_CLOSE_TIMEOUT):
+                watch(_PikaSocket(connection))
+                connection.close()
     except Exception:
         pass  # it is going away; nothing useful to report
+
+
+class _PikaSocket:
+    """The socket under a pika connection, for the deadline watchdog."""
+
+    def __init__(self, connection: pika.BlockingConnection) -> None:
+        self._connection = connection
+
+    @property
+    def sock(self) -> object:
+        transport = getattr(getattr(self._connection, "_impl", None), "_transport", None)
+        return getattr(transport, "_sock", None)

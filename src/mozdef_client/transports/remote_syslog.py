@@ -11,7 +11,10 @@ from the event's severity and the configured facility.
 Syslog has no acknowledgement: an event counts as delivered once the socket
 took it, so a receiver that goes away can lose what was in flight. Before
 each batch a reused TCP or TLS connection is checked for a close from the
-server, and replaced if it was closed. Every transport has a size limit;
+server, and replaced if it was closed. Each ``send()`` has a total deadline
+(``total_timeout``): a server that takes a batch a byte at a time, or not at
+all, cannot hold it longer, since ``timeout`` alone bounds each connect and
+each write. Every transport has a size limit;
 a message over it raises :class:`EventTooLargeError` and nothing of the
 batch is sent: a cut JSON message is useless to MozDef.
 """
@@ -24,6 +27,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -37,6 +41,7 @@ from ..errors import (
 )
 from ..event import default_hostname, default_processname
 from ..severity import Facility
+from ._deadline import Deadline, deadline, watch
 from ._failures import CATCH_ALL, Rule, batch_error, os_detail, translate, translating
 from ._syslog_format import clean_header_field, rfc3164_header, rfc5424_header, syslog_priority
 from ._tls import TLSOptions, ssl_context, tls_options_of
@@ -90,6 +95,10 @@ class RemoteSyslogOptions:
         max_message_bytes: the largest message, header included, framing not
             (default 2048 for UDP, at most 65507; 8192 for TCP and TLS).
         timeout: seconds for connecting, the TLS handshake and each write.
+        total_timeout: the most seconds one ``send()`` may take in all,
+            connecting and every message of the batch (default: twice
+            ``timeout``); past it the rest of the batch is not sent and
+            :class:`RetryableError` (or :class:`PartialDeliveryError`) says so.
         verify: check the TLS server's certificate and name (on by default).
         ca_bundle: a PEM file of CAs to trust instead of the system's.
         client_cert, client_key: PEM files for mutual TLS.
@@ -105,6 +114,7 @@ class RemoteSyslogOptions:
     hostname: str | None = None
     max_message_bytes: int | None = None
     timeout: float = 10.0
+    total_timeout: float | None = None
     verify: bool = True
     ca_bundle: str | None = None
     client_cert: str | None = None
@@ -144,6 +154,8 @@ class RemoteSyslogOptions:
             )
         if not is_number(self.timeout, above=0):
             raise ConfigurationError("syslog timeout must be a positive number of seconds")
+        if self.total_timeout is not None and not is_number(self.total_timeout, above=0):
+            raise ConfigurationError("syslog total_timeout must be a positive number of seconds")
         for label in ("ca_bundle", "client_cert", "client_key", "server_name"):
             if getattr(self, label) is not None and self.protocol != "tls":
                 raise ConfigurationError(f"syslog {label} needs protocol 'tls'")
@@ -165,6 +177,13 @@ class RemoteSyslogOptions:
         if self.max_message_bytes is not None:
             return self.max_message_bytes
         return DEFAULT_MAX_MESSAGE_BYTES[self.protocol]
+
+    @property
+    def effective_total_timeout(self) -> float:
+        """The total deadline of one ``send()`` in seconds."""
+        if self.total_timeout is not None:
+            return float(self.total_timeout)
+        return 2.0 * float(self.timeout)
 
 
 class RemoteSyslogTransport:
@@ -221,14 +240,22 @@ class RemoteSyslogTransport:
                 )
         if not messages:
             return
-        with translating(REMOTE_SYSLOG_FAILURES, self.name, detail=os_detail), self._lock:
-            sock = self._connected()
+        total = self._options.effective_total_timeout
+        # The watchdog shuts the socket down at the deadline: a write blocked on
+        # a server that does not read (or a TLS handshake it stalls) ends at once.
+        with deadline(total) as limit, self._lock:
+            with translating(REMOTE_SYSLOG_FAILURES, self.name, detail=os_detail):
+                sock = self._connected(limit)
             for index, message in enumerate(messages):
                 try:
+                    if limit.fired:
+                        raise TimeoutError("the total deadline passed")
                     sock.sendall(self.frame(message))
                 except OSError as exc:
                     self._disconnect()
-                    error = translate(REMOTE_SYSLOG_FAILURES, exc, self.name, detail=os_detail(exc))
+                    error = self._deadline_error(limit, index, len(messages)) or translate(
+                        REMOTE_SYSLOG_FAILURES, exc, self.name, detail=os_detail(exc)
+                    )
                     error.__cause__ = exc
                     # Earlier messages were handed over; this one and the rest were not.
                     failures: dict[int, DeliveryError] = dict.fromkeys(
@@ -236,11 +263,24 @@ class RemoteSyslogTransport:
                     )
                     raise batch_error(failures, len(messages), self.name) from exc
 
+    def _deadline_error(
+        self, limit: Deadline, sent: int = 0, size: int | None = None
+    ) -> RetryableError | None:
+        """The error of a batch cut short by its deadline, or None if it was not."""
+        if not limit.fired:
+            return None
+        handed_over = "" if size is None else f"; {sent} of {size} messages were handed over"
+        return RetryableError(
+            f"{self.name} did not take the batch within the total deadline of "
+            f"{self._options.effective_total_timeout:g} s (total_timeout){handed_over}",
+            destination=self.name,
+        )
+
     def close(self) -> None:
         with self._lock:
             self._disconnect(graceful=True)
 
-    def _connected(self) -> socket.socket:
+    def _connected(self, limit: Deadline) -> socket.socket:
         if self._pid != os.getpid():
             # A forked child opens its own connection; closing our copy of the
             # parent's socket does not disturb the parent's.
@@ -248,35 +288,58 @@ class RemoteSyslogTransport:
             self._pid = os.getpid()
         if self._socket is not None:
             if self._options.protocol == "udp" or not _peer_closed(self._socket):
+                watch(_Watched(self._socket))
                 return self._socket
             self._disconnect()
-        with translating(REMOTE_SYSLOG_CONNECT_FAILURES, self.name, detail=os_detail):
-            self._socket = self._connect()
+        with translating(
+            REMOTE_SYSLOG_CONNECT_FAILURES,
+            self.name,
+            detail=os_detail,
+            # A TLS handshake cut short by the deadline says so.
+            decide=lambda _: self._deadline_error(limit),
+        ):
+            self._socket = self._connect(limit)
         return self._socket
 
-    def _connect(self) -> socket.socket:
+    def _connect(self, limit: Deadline) -> socket.socket:
         options = self._options
+        # Connecting waits at most what is left of the deadline.
+        timeout = max(0.001, min(options.timeout, limit.at - time.monotonic()))
         address = (options.host, options.effective_port)
         if options.protocol == "udp":
             family, kind, proto, _, target = socket.getaddrinfo(*address, type=socket.SOCK_DGRAM)[0]
             sock = socket.socket(family, kind, proto)
             sock.settimeout(options.timeout)
+            watch(_Watched(sock))
             try:
                 sock.connect(target)
             except OSError:
                 sock.close()
                 raise
             return sock
-        sock = socket.create_connection(address, timeout=options.timeout)
+        sock = socket.create_connection(address, timeout=timeout)
+        sock.settimeout(options.timeout)
         if self._context is None:
+            watch(_Watched(sock))  # the writes end at the deadline
             return sock
         try:
-            return self._context.wrap_socket(
-                sock, server_hostname=options.server_name or options.host
+            # Wrapping detaches the plain socket: the deadline must watch the
+            # TLS one, before its handshake.
+            tls = self._context.wrap_socket(
+                sock,
+                server_hostname=options.server_name or options.host,
+                do_handshake_on_connect=False,
             )
         except OSError:
             sock.close()
             raise
+        try:
+            watch(_Watched(tls))
+            tls.do_handshake()
+        except BaseException:
+            tls.close()
+            raise
+        return tls
 
     def _disconnect(self, graceful: bool = False) -> None:
         sock, self._socket = self._socket, None
@@ -291,6 +354,15 @@ class RemoteSyslogTransport:
             except (OSError, ValueError):
                 pass
         sock.close()
+
+
+class _Watched:
+    """What :func:`watch` puts under the deadline: a holder of the socket."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
 
 
 def _peer_closed(sock: socket.socket) -> bool:

@@ -4,6 +4,12 @@ One JSON event per message body, as MozDef's SQS input expects. Sizes are
 checked in UTF-8 bytes before anything is sent; a batch uses
 ``SendMessageBatch`` (10 entries, 256 KiB at most) and reports per-entry
 failures, so only those need sending again.
+
+botocore's ``connect_timeout`` and ``read_timeout`` bound each connect and
+each read, not a call: an endpoint that trickles its answer holds one for
+good. Each ``send()`` therefore has a total deadline (``total_timeout``),
+kept by the deadline watchdog that also bounds HTTP requests: the client's
+connections put themselves under it (:func:`_watch_connections`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._checks import is_number
 from ..errors import (
     ConfigurationError,
     DeliveryError,
@@ -22,6 +29,7 @@ from ..errors import (
     PermanentError,
     RetryableError,
 )
+from ._deadline import Deadline, WatchedConnection, deadline
 from ._failures import CATCH_ALL, Rule, translating
 from .base import EncodedEvent, PartialDeliveryError
 
@@ -60,12 +68,17 @@ class SQSOptions:
         region: the AWS region (default: boto3's configuration).
         account_id: the queue owner's account, when it is not the caller's.
         endpoint_url: another SQS endpoint (e.g. a local test server).
+        total_timeout: the most seconds one ``send()`` may take in all
+            (looking up the queue, every call, botocore's own retry); past it
+            :class:`RetryableError` (or :class:`PartialDeliveryError` when
+            some calls of the batch went through).
     """
 
     queue_name: str
     region: str | None = None
     account_id: str | None = None
     endpoint_url: str | None = None
+    total_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.queue_name, str) or not self.queue_name:
@@ -74,6 +87,8 @@ class SQSOptions:
             isinstance(self.account_id, str) and self.account_id.isdigit()
         ):
             raise ConfigurationError("SQS account_id must be a string of digits")
+        if not is_number(self.total_timeout, above=0):
+            raise ConfigurationError("SQS total_timeout must be a positive number of seconds")
 
 
 class SQSTransport:
@@ -105,9 +120,13 @@ class SQSTransport:
                 )
         if not batch:
             return
-        client, queue_url = self._connected()
-        if len(batch) == 1:
-            self._call(client.send_message, QueueUrl=queue_url, MessageBody=bodies[0])
+        with deadline(self._options.total_timeout) as limit:
+            self._send(bodies, limit)
+
+    def _send(self, bodies: Sequence[str], limit: Deadline) -> None:
+        client, queue_url = self._connected(limit)
+        if len(bodies) == 1:
+            self._call(limit, client.send_message, QueueUrl=queue_url, MessageBody=bodies[0])
             return
         failures: dict[int, DeliveryError] = {}
         call_errors: list[DeliveryError] = []
@@ -117,7 +136,11 @@ class SQSTransport:
                 for offset, body in enumerate(chunk)
             ]
             try:
-                result = self._call(client.send_message_batch, QueueUrl=queue_url, Entries=entries)
+                if limit.fired:
+                    raise self._deadline_error()
+                result = self._call(
+                    limit, client.send_message_batch, QueueUrl=queue_url, Entries=entries
+                )
             except DeliveryError as exc:
                 call_errors.append(exc)
                 failures.update({start + offset: exc for offset in range(len(chunk))})
@@ -128,13 +151,13 @@ class SQSTransport:
                     f"{self.name} refused an entry: {failed.get('Code')}: {failed.get('Message')}",
                     destination=self.name,
                 )
-        if call_errors and len(failures) == len(batch):
+        if call_errors and len(failures) == len(bodies):
             # Nothing arrived: the call's own (retryable or permanent) error says
             # more than a partial failure would.
             raise call_errors[0]
         if failures:
             raise PartialDeliveryError(
-                f"{len(failures)} of {len(batch)} events were not accepted by {self.name}",
+                f"{len(failures)} of {len(bodies)} events were not accepted by {self.name}",
                 destination=self.name,
                 failures=failures,
             )
@@ -144,14 +167,14 @@ class SQSTransport:
             self._client = None
             self._queue_url = None
 
-    def _connected(self) -> tuple[SQSClient, str]:
+    def _connected(self, limit: Deadline) -> tuple[SQSClient, str]:
         with self._lock:
             if self._client is None or self._queue_url is None:
-                client = self._call(_make_client, options=self._options)
+                client = self._call(limit, _make_client, options=self._options)
                 lookup: dict[str, str] = {"QueueName": self._options.queue_name}
                 if self._options.account_id:
                     lookup["QueueOwnerAWSAccountId"] = self._options.account_id
-                response = self._call(client.get_queue_url, **lookup)
+                response = self._call(limit, client.get_queue_url, **lookup)
                 queue_url = response.get("QueueUrl")
                 if not isinstance(queue_url, str):
                     # Something other than SQS answered (a proxy, a captive portal).
@@ -162,7 +185,14 @@ class SQSTransport:
                 self._client, self._queue_url = client, queue_url
             return self._client, self._queue_url
 
-    def _call(self, method: Any, **kwargs: Any) -> Any:
+    def _deadline_error(self) -> RetryableError:
+        return RetryableError(
+            f"{self.name} did not answer completely within the total deadline of "
+            f"{self._options.total_timeout:g} s (total_timeout)",
+            destination=self.name,
+        )
+
+    def _call(self, limit: Deadline, method: Any, **kwargs: Any) -> Any:
         """Call a boto3 method, translating botocore's errors into ours."""
         try:
             from botocore.exceptions import ClientError
@@ -170,6 +200,9 @@ class SQSTransport:
             raise ConfigurationError(_NEEDS_BOTO3) from exc
 
         def decide(exc: BaseException) -> DeliveryError | None:
+            if limit.fired:
+                # Whatever broke, a call cut short by the deadline says so.
+                return self._deadline_error()
             # An answer from AWS: its error code says whether it may pass.
             if not isinstance(exc, ClientError):
                 return None
@@ -181,7 +214,11 @@ class SQSTransport:
             return error_class(message, destination=self.name, status=status)
 
         with translating(sqs_failures(), self.name, decide=decide):
-            return method(**kwargs)
+            result = method(**kwargs)
+        if limit.fired:
+            # Cut short while the answer came: a truncated one may parse.
+            raise self._deadline_error()
+        return result
 
 
 @functools.cache
@@ -250,4 +287,46 @@ def _make_client(options: SQSOptions) -> SQSClient:
     if options.endpoint_url:
         kwargs["endpoint_url"] = options.endpoint_url
     client: SQSClient = boto3.session.Session().client("sqs", **kwargs)
+    _watch_connections(client)
     return client
+
+
+def _watch_connections(client: Any) -> None:
+    """Put the client's connections under the calling ``send()``'s deadline.
+
+    botocore offers no bound on a whole call (its Config has per-connect and
+    per-read timeouts only) and no way to pass connection classes, so the
+    pool classes of the client's own HTTP session are swapped for ones whose
+    connections call :func:`watch`. botocore hands that same dict to the
+    managers it makes for proxies. Should a botocore release move it, the
+    per-read timeouts still hold (tests/test_transport_deadlines.py notices).
+    """
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    pools = getattr(session, "_pool_classes_by_scheme", None)
+    if isinstance(pools, dict):
+        pools.update(_watched_pool_classes())
+
+
+@functools.cache
+def _watched_pool_classes() -> dict[str, type]:
+    from botocore.awsrequest import (
+        AWSHTTPConnection,
+        AWSHTTPConnectionPool,
+        AWSHTTPSConnection,
+        AWSHTTPSConnectionPool,
+    )
+
+    # (The ignores: botocore's stubs and http.client's disagree on send().)
+    class WatchedAWSHTTPConnection(WatchedConnection, AWSHTTPConnection):  # type: ignore[misc]
+        pass
+
+    class WatchedAWSHTTPSConnection(WatchedConnection, AWSHTTPSConnection):  # type: ignore[misc]
+        pass
+
+    class WatchedAWSHTTPConnectionPool(AWSHTTPConnectionPool):
+        ConnectionCls = WatchedAWSHTTPConnection
+
+    class WatchedAWSHTTPSConnectionPool(AWSHTTPSConnectionPool):
+        ConnectionCls = WatchedAWSHTTPSConnection
+
+    return {"http": WatchedAWSHTTPConnectionPool, "https": WatchedAWSHTTPSConnectionPool}

@@ -10,6 +10,10 @@ With ``when_unavailable="drop"`` (what the 1.1 classes use, since 1.1's
 :class:`DroppedError` instead: clients count the event as dropped and go on
 with the other destinations, and the library's logger warns once per process
 and socket. A line too large is still an error: that is the event's fault.
+
+A daemon that stops reading fills its socket's queue, and a write then
+blocks: each ``send()`` waits at most ``timeout`` seconds in all, then fails
+with :class:`RetryableError` (with ``"drop"``: :class:`DroppedError`).
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .._checks import is_whole
+from .._checks import is_number, is_whole
 from ..errors import ConfigurationError, DroppedError, EventTooLargeError, RetryableError
 from ..event import default_processname
 from ..severity import Facility
@@ -56,7 +61,10 @@ class SyslogOptions:
         when_unavailable: ``"raise"`` a :class:`RetryableError` when the socket
             is missing or refuses, or ``"drop"`` the event
             (:class:`DroppedError`: counted, warned once, never raised to the
-            caller).
+            caller); a daemon that does not take the lines in time counts
+            as unavailable too.
+        timeout: the most seconds one ``send()`` may wait for the daemon to
+            take its lines (when its socket's queue is full).
     """
 
     socket_path: str = "/dev/log"
@@ -64,6 +72,7 @@ class SyslogOptions:
     facility: Facility = Facility.USER
     max_message_bytes: int = 8192
     when_unavailable: Literal["raise", "drop"] = "raise"
+    timeout: float = 2.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "facility", Facility.parse(self.facility))
@@ -75,6 +84,8 @@ class SyslogOptions:
             raise ConfigurationError("max_message_bytes must be an integer of at least 480")
         if self.when_unavailable not in ("raise", "drop"):
             raise ConfigurationError("when_unavailable must be 'raise' or 'drop'")
+        if not is_number(self.timeout, above=0):
+            raise ConfigurationError("syslog timeout must be a positive number of seconds")
 
 
 class SyslogTransport:
@@ -109,10 +120,12 @@ class SyslogTransport:
                     f"{self.name} takes at most {self._options.max_message_bytes}",
                     destination=self.name,
                 )
+        # One deadline for the whole batch, waiting for the lock included.
+        until = time.monotonic() + self._options.timeout
         try:
             with translating(SYSLOG_FAILURES, self.name, detail=os_detail), self._lock:
                 for line in lines:
-                    self._send_line(line)
+                    self._send_line(line, until)
         except RetryableError as exc:
             if self._options.when_unavailable == "drop":
                 raise self._dropped(exc) from exc
@@ -133,10 +146,14 @@ class SyslogTransport:
                            "Said once per process.", message)  # fmt: skip
         return DroppedError(message, destination=self.name, reason="unavailable")
 
-    def _send_line(self, line: bytes) -> None:
+    def _send_line(self, line: bytes, until: float) -> None:
         for attempt in (1, 2):
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                raise self._deadline_error()
             try:
                 sock = self._connected()
+                sock.settimeout(remaining)
                 if sock.type == socket.SOCK_STREAM:
                     sock.sendall(line + b"\n")
                 else:
@@ -149,10 +166,19 @@ class SyslogTransport:
                         f"{self.name} refused a {len(line)}-byte message as too large",
                         destination=self.name,
                     ) from exc
+                if isinstance(exc, TimeoutError):
+                    raise self._deadline_error() from exc
                 # The daemon may have restarted: reconnect once, then give up
                 # (SYSLOG_FAILURES says what the error becomes).
                 if attempt == 2:
                     raise
+
+    def _deadline_error(self) -> RetryableError:
+        return RetryableError(
+            f"{self.name} did not take the events within {self._options.timeout:g} s "
+            "(timeout): the syslog daemon is not reading its socket",
+            destination=self.name,
+        )
 
     def _connected(self) -> socket.socket:
         if self._socket is not None and self._pid == os.getpid():
