@@ -4,8 +4,10 @@ pika's ``BlockingChannel.basic_publish`` in confirm mode waits for each
 message's confirm: one broker round trip (and, for persistent messages, one
 disk flush) per event, which caps a local broker near 1k events/s. Here the
 whole batch is written first and the confirms are read as they come (the
-broker acknowledges many at once with ``multiple``), which is as fast as
-publishing without confirms.
+broker acknowledges many at once with ``multiple``). What is left is the
+broker's own work for confirms (it writes persistent messages to disk before
+confirming them): measured, 80-90% of pika publishing the same messages
+without confirms, with under a tenth of the time spent in this client.
 
 This uses the blocking channel's underlying asynchronous channel
 (``BlockingChannel._impl``), which pika's blocking adapter itself drives:
