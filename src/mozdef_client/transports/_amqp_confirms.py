@@ -6,7 +6,7 @@ disk flush) per event, which caps a local broker near 1k events/s. Here the
 whole batch is written first and the confirms are read as they come (the
 broker acknowledges many at once with ``multiple``). What is left is the
 broker's own work for confirms (it writes persistent messages to disk before
-confirming them): measured, 80-90% of pika publishing the same messages
+confirming them): measured, about 80% of pika publishing the same messages
 without confirms, with under a tenth of the time spent in this client.
 
 This uses the blocking channel's underlying asynchronous channel
