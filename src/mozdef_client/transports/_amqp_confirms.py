@@ -4,8 +4,10 @@ pika's ``BlockingChannel.basic_publish`` in confirm mode waits for each
 message's confirm: one broker round trip (and, for persistent messages, one
 disk flush) per event, which caps a local broker near 1k events/s. Here the
 whole batch is written first and the confirms are read as they come (the
-broker acknowledges many at once with ``multiple``), which is as fast as
-publishing without confirms.
+broker acknowledges many at once with ``multiple``). What is left is the
+broker's own work for confirms (it writes persistent messages to disk before
+confirming them): measured, about 80% of pika publishing the same messages
+without confirms, with under a tenth of the time spent in this client.
 
 This uses the blocking channel's underlying asynchronous channel
 (``BlockingChannel._impl``), which pika's blocking adapter itself drives:
@@ -90,6 +92,7 @@ class ConfirmedPublisher:
         self._unresolved: collections.deque[int] = collections.deque()  # tags, in order
         self._returned: set[int] = set()
         self._closed_reason: BaseException | None = None
+        self._heard_at = -1.0  # monotonic time the last batch's confirms were all read
         self._impl.add_on_close_callback(self._on_close)
         self._impl.add_on_return_callback(self._on_return)
         selected: list[object] = []
@@ -107,6 +110,10 @@ class ConfirmedPublisher:
     @property
     def is_open(self) -> bool:
         return bool(self._impl.is_open) and self._closed_reason is None
+
+    def heard_within(self, seconds: float) -> bool:
+        """Whether the last batch was fully confirmed less than ``seconds`` ago."""
+        return time.monotonic() - self._heard_at < seconds
 
     def publish(self, payloads: Sequence[bytes]) -> list[Outcome]:
         """Publish every payload, then wait for their confirms; one outcome per payload.
@@ -137,6 +144,8 @@ class ConfirmedPublisher:
         self._low_water = 0
         self._wait(lambda: not unresolved, self._confirm_timeout)
         self._raise_if_closed()
+        if not unresolved:
+            self._heard_at = time.monotonic()
         return list(self._outcomes)
 
     def _write(self, payloads: Sequence[bytes]) -> None:
@@ -155,7 +164,7 @@ class ConfirmedPublisher:
             size = len(payload)
             if size > self._body_max:
                 # Several body frames: pika's own path (rare; events are small).
-                self._emit([b"".join(marshalled)])
+                self._send(b"".join(marshalled))
                 marshalled.clear()
                 self._impl.basic_publish(
                     self._exchange, self._routing_key, payload, self._properties, mandatory=True
@@ -171,12 +180,41 @@ class ConfirmedPublisher:
                 _FRAME_END,
             )
         if marshalled:
-            self._emit([b"".join(marshalled)])
+            self._send(b"".join(marshalled))
+
+    def _send(self, data: bytes) -> None:
+        """Start ``data`` on the socket at once, pika's buffer taking what it does not take.
+
+        Handed to pika alone, the first byte leaves only after a writer is
+        registered and the I/O loop polls: three system calls, each a GIL
+        handoff that can wait up to 5 ms while the application's thread is
+        busy sending, with the broker idle meanwhile. Only when pika has
+        nothing buffered (so order is kept) and only on plain TCP (TLS keeps
+        pika's own path).
+        """
+        transport = self._plain
+        if (
+            transport is not None
+            and transport._state == transport._STATE_ACTIVE
+            and not transport.get_write_buffer_size()
+        ):
+            try:
+                sent = transport._sock.send(data)
+            except OSError:  # would block, or broken: pika's own write finds out
+                sent = 0
+            self._impl_connection.bytes_sent += sent
+            data = data[sent:]
+        if data:
+            self._emit([data])
 
     def _marshal_constants(self) -> None:
         pika = self._pika
         number = self._channel_number = self._impl.channel_number
-        self._emit = self._connection._impl._output_marshaled_frames
+        impl = self._impl_connection = self._connection._impl
+        self._emit = impl._output_marshaled_frames
+        transport = getattr(impl, "_transport", None)
+        plain = pika.adapters.utils.io_services_utils._AsyncPlaintextTransport
+        self._plain = transport if type(transport) is plain else None
         self._body_max = int(self._connection._impl._body_max_length)
         self._publish_frame = pika.frame.Method(
             number,
