@@ -26,6 +26,21 @@ def _close_fire_and_forget_clients() -> Iterator[None]:
 
 
 @pytest.fixture
+def intake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The development receiver, named by MOZDEF_URL, with no other MOZDEF_*
+    setting of the environment in the way (the CLI's tests; modules that
+    need a bare receiver define their own ``intake``)."""
+    from mozdef_client.config_env import URL, VARIABLES
+    from mozdef_client.receiver import Receiver as DevelopmentReceiver
+
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with DevelopmentReceiver() as development:
+        monkeypatch.setenv(URL, development.url)
+        yield development
+
+
+@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """An HTTP receiver on a free loopback port, recording what it gets."""
     server = Receiver()

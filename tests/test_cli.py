@@ -10,9 +10,7 @@ import argparse
 import copy
 import io
 import json
-import socket
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,20 +19,7 @@ from mozdef_client.cli import Exit, main
 from mozdef_client.cli.demo import sample_events
 from mozdef_client.cli.serve import _banner, is_loopback
 from mozdef_client.receiver import Receiver
-
-
-@pytest.fixture
-def intake(monkeypatch) -> Iterator[Receiver]:
-    monkeypatch.delenv("MOZDEF_TOKEN", raising=False)
-    with Receiver() as receiver:
-        monkeypatch.setenv("MOZDEF_URL", receiver.url)
-        yield receiver
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from servers import free_port
 
 
 def test_version(capsys):

@@ -6,30 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-from collections.abc import Iterator
-
-import pytest
 
 from mozdef_client.cli import Exit, main
 from mozdef_client.receiver import Receiver
+from servers import free_port
 
 DEEP = '{"summary": "deep", "details": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
-
-
-@pytest.fixture
-def intake(monkeypatch) -> Iterator[Receiver]:
-    for name in ("MOZDEF_TOKEN", "MOZDEF_MODE", "MOZDEF_SPOOL_DIR", "MOZDEF_VERIFY"):
-        monkeypatch.delenv(name, raising=False)
-    with Receiver() as receiver:
-        monkeypatch.setenv("MOZDEF_URL", receiver.url)
-        yield receiver
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_lines(path, *lines: str) -> str:

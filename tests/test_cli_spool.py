@@ -6,7 +6,6 @@ import io
 import json
 import os
 import pty
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +15,7 @@ import pytest
 from mozdef_client import Client, DeliveryOptions, Event
 from mozdef_client.cli import Exit, main
 from mozdef_client.receiver import Receiver
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from servers import free_port
 
 
 @pytest.fixture
