@@ -118,8 +118,25 @@ def urllib3_single(url: str, count: int) -> None:
     report(count, elapsed, samples, arrived=receiver_count(url) - before)
 
 
+def _send_and_flush(client: Any, count: int, flush_timeout: float) -> tuple[float, Any, int]:
+    """Send ``count`` benchmark events (built inside the timed loop, as a program
+    does), then flush: (seconds until flush() returned, per-call samples, left)."""
+    from mozdef_client import Event, Severity
+
+    started = time.perf_counter()
+    samples = timed_loop(
+        count,
+        lambda i: client.send(
+            Event(summary=f"event {i}", severity=Severity.WARNING, tags=("bench",),
+                  details=DETAILS)
+        ),
+    )  # fmt: skip
+    left = client.flush(flush_timeout)
+    return time.perf_counter() - started, samples, left
+
+
 def _pipelined(url: str, count: int, mode: str, **options: object) -> None:
-    from mozdef_client import Client, DeliveryOptions, Event, Severity
+    from mozdef_client import Client, DeliveryOptions
 
     with tempfile.TemporaryDirectory() as spool_dir:
         client = Client(
@@ -131,21 +148,8 @@ def _pipelined(url: str, count: int, mode: str, **options: object) -> None:
             delivery=DeliveryOptions(**options),  # type: ignore[arg-type]
         )
 
-        def send_one(index: int) -> None:
-            client.send(
-                Event(
-                    summary=f"event {index}",
-                    severity=Severity.WARNING,
-                    tags=("bench",),
-                    details=DETAILS,
-                )
-            )
-
         before = receiver_count(url)
-        started = time.perf_counter()
-        samples = timed_loop(count, send_one)
-        left = client.flush(300)
-        elapsed = time.perf_counter() - started
+        elapsed, samples, left = _send_and_flush(client, count, 300)
         stats = client.stats()
         report(
             count,
@@ -318,16 +322,7 @@ def amqp_background(url: str, count: int) -> None:
     client.send(Event(summary="warm-up", severity=Severity.WARNING, tags=("bench",)))
     client.flush(30)
     _empty_queue(url)
-    started = time.perf_counter()
-    samples = timed_loop(
-        count,
-        lambda i: client.send(
-            Event(summary=f"event {i}", severity=Severity.WARNING, tags=("bench",),
-                  details=DETAILS)
-        ),
-    )  # fmt: skip
-    left = client.flush(300)
-    elapsed = time.perf_counter() - started
+    elapsed, samples, left = _send_and_flush(client, count, 300)
     client.close(0)
     report(count, elapsed, samples, arrived=_queue_depth(url), left=left)
 
@@ -351,20 +346,11 @@ def _loginput_settled(url: str, before: int, count: int) -> int:
 
 def mozdef_bulk(url: str, count: int) -> None:
     """Background send() to MozDef's real loginput /_bulk (url), until flush() returns."""
-    from mozdef_client import Client, Event, Severity
+    from mozdef_client import Client
 
     client = Client(url, mode="background")
     before = _loginput_received(url)
-    started = time.perf_counter()
-    samples = timed_loop(
-        count,
-        lambda i: client.send(
-            Event(summary=f"event {i}", severity=Severity.WARNING, tags=("bench",),
-                  details=DETAILS)
-        ),
-    )  # fmt: skip
-    left = client.flush(600)
-    elapsed = time.perf_counter() - started
+    elapsed, samples, left = _send_and_flush(client, count, 600)
     client.close(0)
     report(count, elapsed, samples, arrived=_loginput_settled(url, before, count), left=left)
 
